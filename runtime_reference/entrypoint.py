@@ -1,24 +1,36 @@
-"""Finding the `bootstrap` the way Lambda does, and explaining why one can't start."""
+"""Finding the `bootstrap` the way Lambda does, and explaining why one can't start.
+
+Used by the emulator (a broken bootstrap fails the invoke with `Runtime.InvalidEntrypoint`, as on Lambda, plus a
+hint) and by the conformance suite (its first check reads the file the same way).
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import stat
 from pathlib import Path
 
 INVALID_ENTRYPOINT = "Runtime.InvalidEntrypoint"
+UTF8_BOM = b"\xef\xbb\xbf"
 
 
 class EntrypointError(Exception):
-    """The bootstrap can't be started; ``message`` reads like the service's, ``hint`` says what to do."""
+    """The bootstrap can't be started.
 
-    def __init__(self, message: str, hint: str = ""):
+    ``message`` reads like the service's error, ``problem`` says in words what is wrong with the file, ``hint``
+    says what to do.
+    """
+
+    def __init__(self, message: str, problem: str, hint: str):
         super().__init__(message)
         self.message = message
+        self.problem = problem
         self.hint = hint
 
     def __str__(self) -> str:
-        return f"{self.message} Hint: {self.hint}" if self.hint else self.message
+        return f"{self.message} ({self.problem}). Hint: {self.hint}"
 
 
 def candidates(task_root: Path, opt: Path) -> list[Path]:
@@ -32,7 +44,7 @@ def find_bootstrap(task_root: Path, opt: Path, path_env: str) -> Path:
     if found is None:
         listed = " ".join(str(c) for c in candidates(task_root, opt))
         raise EntrypointError(
-            f"Couldn't find valid bootstrap(s): [{listed}]",
+            f"Couldn't find valid bootstrap(s): [{listed}]", "no file named `bootstrap` in either place",
             "put an executable file named exactly 'bootstrap' at the top of your function package "
             "(not in a sub-folder) or of a layer.")
     problem = diagnose(found, path_env)
@@ -41,56 +53,93 @@ def find_bootstrap(task_root: Path, opt: Path, path_env: str) -> Path:
     return found
 
 
-def _shebang(path: Path) -> bytes | None:
-    with open(path, "rb") as f:
-        head = f.read(512)
-    if head.startswith(b"\x7fELF"):
+def shebang_words(head: bytes) -> list[str] | None:
+    """The words of the `#!` line (a trailing CR kept), or None when the file has no `#!` line."""
+    if not head.startswith(b"#!"):
         return None
-    return head.split(b"\n", 1)[0] if head.startswith(b"#!") else b""
+    line = head[2:].split(b"\n", 1)[0].decode("utf-8", "replace")
+    return [word for word in re.split(r"[ \t]+", line.strip(" \t")) if word]  # the kernel splits at blanks
+
+
+def interpreter(words: list[str]) -> str | None:
+    """The program a `#!` line runs (through /usr/bin/env when used)."""
+    if not words:
+        return None
+    if os.path.basename(words[0]) != "env":
+        return words[0]
+    rest = [w for w in words[1:] if not w.startswith("-") and "=" not in w]
+    return rest[0] if rest else None
+
+
+def _read_head(path: Path) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(65536)
 
 
 def diagnose(path: Path, path_env: str) -> EntrypointError | None:
-    """Problems that make exec fail: not executable, CRLF line endings, no shebang, a missing interpreter."""
-    if not os.access(path, os.X_OK):
+    """Problems that make exec fail: not executable, a BOM or no shebang, CRLF on the `#!` line, a missing
+    interpreter. None when the kernel can start the file."""
+    mode = path.stat().st_mode
+    if not mode & (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH) or not os.access(path, os.X_OK):
         return EntrypointError(
             f"fork/exec {path}: permission denied",
-            f"the file is not executable. Run `chmod +x {path.name}` (in a notebook: "
-            f"`os.chmod(path, 0o755)`), and keep the bit when you zip it (`zip` keeps it; some zip tools don't).")
-    line = _shebang(path)
-    if line is None:  # a compiled binary
+            f"bootstrap is not executable (mode {stat.filemode(mode)}, {mode & 0o777:04o})",
+            "run `chmod +x bootstrap` (in Python: `os.chmod(path, 0o755)`), and keep the bit when you zip it "
+            "(`zip` keeps it; some zip tools don't).")
+    head = _read_head(path)
+    if head.startswith(b"\x7fELF"):
         return None
-    if line == b"":
+    if head.startswith(UTF8_BOM):
         return EntrypointError(
             f"fork/exec {path}: exec format error",
-            "a script must start with a shebang line naming its interpreter, e.g. `#!/bin/sh` or "
-            "`#!/usr/bin/env python3`, as the very first bytes of the file.")
-    if line.endswith(b"\r"):
+            "bootstrap starts with a UTF-8 byte-order mark, so the kernel does not see `#!`",
+            "save the file as UTF-8 without a BOM.")
+    words = shebang_words(head)
+    if words is None:
+        first = head.split(b"\n", 1)[0][:60].decode("utf-8", "replace") if head else "(empty file)"
+        return EntrypointError(
+            f"fork/exec {path}: exec format error",
+            f"missing shebang: the first line is {first!r}, not `#!...`, so the kernel cannot run it",
+            "make the very first line name the interpreter, e.g. `#!/bin/bash` or `#!/usr/bin/env python3`.")
+    if words and words[0].endswith("\r"):
         return EntrypointError(
             f"fork/exec {path}: no such file or directory",
-            "the file has Windows (CRLF) line endings, so the kernel looks for an interpreter whose name ends "
-            r"with a carriage return. Convert it to LF: `sed -i 's/\r$//' bootstrap` or `dos2unix bootstrap`.")
-    words = line[2:].decode("utf-8", "replace").split()
-    if not words:
-        return EntrypointError(f"fork/exec {path}: exec format error",
-                               "the shebang line names no interpreter: write e.g. `#!/bin/sh`.")
-    interpreter = words[0]
-    if not os.access(interpreter, os.X_OK):
-        return EntrypointError(
-            f"fork/exec {path}: no such file or directory",
-            f"the interpreter `{interpreter}` named on the shebang line does not exist. On Lambda's OS-only "
-            "runtimes only what Amazon Linux ships (or your layers add under /opt) is there.")
+            f"CRLF (Windows) line endings: the kernel looks for the interpreter {' '.join(words)!r}",
+            r"convert the file to Unix line endings: `sed -i 's/\r$//' bootstrap` or `dos2unix bootstrap`.")
+    program = interpreter(words)
+    if program is None:
+        return EntrypointError(f"fork/exec {path}: exec format error", "the `#!` line names no interpreter",
+                               "write e.g. `#!/bin/bash`.")
+    if not os.access(words[0], os.X_OK):
+        return _interpreter_missing(path, words, path_env, f"fork/exec {path}: no such file or directory")
     return None
 
 
-def exit_hint(path: Path, path_env: str) -> str:
-    """Why a script that did start may have exited at once (for the Runtime.ExitError message)."""
+def _interpreter_missing(path: Path, words: list[str], path_env: str, message: str) -> EntrypointError:
+    program = interpreter(words) or words[0]
+    where = "" if "/" in program else f" on the runtime's PATH ({path_env})"
+    return EntrypointError(
+        message, f"interpreter not found: `#!{' '.join(words)}` runs {program!r}, which does not exist{where}",
+        "on Lambda's OS-only runtimes only what Amazon Linux ships is there: bundle the interpreter in a layer "
+        "(it lands in /opt/bin, which is on PATH) or point the `#!` line at one that exists.")
+
+
+def runtime_problem(path: Path, path_env: str) -> EntrypointError | None:
+    """Problems that let the file start but make it fail at once: an interpreter that `env` can't find on the
+    runtime's PATH (exit status 127), CRLF line endings after the first line."""
     try:
-        line = _shebang(path)
+        head = _read_head(path)
     except OSError:
-        return ""
-    words = (line or b"")[2:].decode("utf-8", "replace").split()
-    if len(words) > 1 and Path(words[0]).name == "env" and shutil.which(words[1], path=path_env) is None:
-        return (f"`{words[1]}` (from `#!{' '.join(words)}`) is not on the runtime's PATH ({path_env}), so `env` "
-                "exits with status 127. Bundle the interpreter in a layer (it lands in /opt/bin, which is on "
-                "PATH) or name its full path in the shebang line.")
-    return ""
+        return None
+    words = shebang_words(head) or []
+    program = interpreter(words)
+    if b"\r\n" in head:
+        return EntrypointError(
+            "Runtime exited with error",
+            f"CRLF (Windows) line endings: every line ends with a carriage return, so `#!{' '.join(words)}` "
+            f"looks for {program!r}" if program else "CRLF (Windows) line endings",
+            r"convert the file to Unix line endings: `sed -i 's/\r$//' bootstrap` or `dos2unix bootstrap`.")
+    if words and os.path.basename(words[0]) == "env" and program and "/" not in program:
+        if shutil.which(program, path=path_env) is None:
+            return _interpreter_missing(path, words, path_env, "Runtime exited with error: exit status 127")
+    return None

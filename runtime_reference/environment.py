@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import logs as logfmt
 from .config import FunctionConfig, runtime_environment
-from .entrypoint import INVALID_ENTRYPOINT, EntrypointError, exit_hint, find_bootstrap
+from .entrypoint import INVALID_ENTRYPOINT, EntrypointError, find_bootstrap, runtime_problem
 from .aio import first_of
 from .http_server import Server
 from .invocation import Invocation, InvokeResult, Outcome
@@ -275,10 +275,12 @@ class Environment:
     def _fail_exit(self, inv: Invocation, code: int) -> None:
         self.drain_output()
         message = f"RequestId: {inv.request_id} Error: Runtime exited with error: {self._exit_description(code)}"
-        hint = exit_hint(self.bootstrap, self._path()) if self.bootstrap and not self.initialized else ""
+        problem = runtime_problem(self.bootstrap, self._path()) if self.bootstrap and not self.initialized else None
         self.log(message)
         self.log("Runtime.ExitError")
-        inv.fail("Runtime.ExitError", f"{message} Hint: {hint}" if hint else message)
+        if problem is not None:
+            message += f" ({problem.problem}). Hint: {problem.hint}"
+        inv.fail("Runtime.ExitError", message)
 
     def _finish_failed_init(self, inv: Invocation) -> InvokeResult:
         self.log(logfmt.start_line(inv.request_id, self.config.version))

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import entrypoint
+from ..config import runtime_path
 from .session import MISSING_HANDLER, Session
 
 LEVELS = ("basic", "standard", "full")
@@ -165,31 +165,13 @@ def pid_of(result: Any) -> int | None:
 # ---------------------------------------------------------------- bootstrap file
 
 
-def shebang(data: bytes) -> list[str] | None:
-    """The words of the ``#!`` line (a trailing CR kept on the last word), or None."""
-    if not data.startswith(b"#!"):
-        return None
-    line = data[2:].split(b"\n", 1)[0].decode("utf-8", "replace")
-    return [word for word in re.split(r"[ \t]+", line.strip(" \t")) if word]
-
-
-def interpreter(words: list[str]) -> str | None:
-    """The program the ``#!`` line runs (through /usr/bin/env when used)."""
-    if not words:
-        return None
-    if os.path.basename(words[0]) != "env":
-        return words[0]
-    rest = [w for w in words[1:] if not w.startswith("-") and "=" not in w]
-    return rest[0] if rest else None
-
-
 def detect_kind(path: Path) -> str | None:
     """"python" or "bash" from the bootstrap's shebang (a shell wrapper that execs python is python)."""
     try:
         data = path.read_bytes()[:65536]
     except OSError:
         return None
-    program = interpreter([w.rstrip("\r") for w in shebang(data) or []])
+    program = entrypoint.interpreter([w.rstrip("\r") for w in entrypoint.shebang_words(data) or []])
     name = os.path.basename(program or "")
     if name.startswith("python"):
         return "python"
@@ -204,56 +186,15 @@ def execs_python(script: bytes) -> bool:
     return any(os.path.basename(m[1]).startswith("python") for m in EXEC_RE.finditer(text))
 
 
-def diagnose(path: Path) -> tuple[str, str] | None:
-    """Why Lambda could not execute ``path`` as (problem, hint); None when it can."""
-    mode = path.stat().st_mode
-    if not mode & (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH):
-        return (f"bootstrap is not executable (mode {stat.filemode(mode)}, {mode & 0o777:04o})",
-                "Run `chmod +x bootstrap` (755) and keep the bit when you zip it.")
-    data = path.read_bytes()
-    if data.startswith(b"\x7fELF"):
-        return None
-    if data.startswith(b"\xef\xbb\xbf"):
-        return ("bootstrap starts with a UTF-8 byte-order mark, so the kernel does not see `#!`",
-                "Save the file as UTF-8 without BOM.")
-    return diagnose_script(data)
-
-
-def diagnose_script(data: bytes) -> tuple[str, str] | None:
-    """Shebang, line endings and interpreter of a script."""
-    words = shebang(data)
-    if words is None:
-        first = short(data.split(b"\n", 1)[0], 60) if data else "(empty file)"
-        return (f"missing shebang: the first line is {first!r}, not `#!...`; the kernel cannot run it",
-                "Make the very first line `#!/bin/bash` or `#!/usr/bin/env python3`.")
-    if b"\r\n" in data:
-        seen = " ".join(words)
-        return (f"CRLF (Windows) line endings: the kernel looks for the interpreter {seen!r}, shells choke on \\r",
-                "Convert to Unix line endings: `sed -i 's/\\r$//' bootstrap` or `dos2unix bootstrap`.")
-    return diagnose_interpreter(words)
-
-
 def lambda_path() -> str:
     """The PATH the emulator gives the runtime (Lambda's, plus the emulator's own Python)."""
-    from runtime_reference.config import runtime_path
-
     return runtime_path(Path("/opt"))
 
 
-def diagnose_interpreter(words: list[str]) -> tuple[str, str] | None:
-    """An interpreter that does not exist (on the runtime's PATH, for ``env``)."""
-    program = interpreter(words)
-    if program is None:
-        return "the `#!` line names no interpreter", "Write e.g. `#!/bin/bash`."
-    if "/" in program:
-        found = os.path.isfile(program) and os.access(program, os.X_OK)
-    else:
-        found = shutil.which(program, path=lambda_path()) is not None
-    if found:
-        return None
-    where = "" if "/" in program else f" on the runtime's PATH ({lambda_path()})"
-    return (f"interpreter not found: `#!{' '.join(words)}` runs {program!r}, which does not exist{where}",
-            "Point the shebang at an interpreter that exists, e.g. `#!/bin/bash` or `#!/usr/bin/env python3`.")
+def diagnose(path: Path) -> tuple[str, str] | None:
+    """Why Lambda could not run ``path`` as (problem, hint), the emulator's own diagnosis; None when it can."""
+    error = entrypoint.diagnose(path, lambda_path()) or entrypoint.runtime_problem(path, lambda_path())
+    return None if error is None else (error.problem, error.hint[:1].upper() + error.hint[1:])
 
 
 @check("bootstrap_executable", "basic", "the bootstrap can be executed by Lambda (mode, shebang, line endings)",
