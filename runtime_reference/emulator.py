@@ -17,12 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from .config import INIT_TIMEOUT, FunctionConfig
+from .aio import first_of
 from .function import Function
 from .http_server import Server
 from .invocation import Invocation, InvokeResult
 from .invoke_api import InvokeApi
 from .logs import LogStream
 
+END_GRACE = 1.0  # seconds invoke() waits after the response for the invocation's END and REPORT
 RUNTIME_ONLY_TIMEOUT = 900.0  # a person playing the runtime needs time; 900 s is the service's maximum
 
 
@@ -173,7 +175,8 @@ class Emulator:
         """Queue an invocation and return at once; ``.result()`` waits for it. Options as for ``invoke``."""
         inv = self._call(self._submit(event if event is not None else {}, options))
         assert self._loop is not None
-        future = asyncio.run_coroutine_threadsafe(_wait_finished(inv), self._loop)
+        grace = 0.0 if self._settings["runtime_only"] else END_GRACE
+        future = asyncio.run_coroutine_threadsafe(_wait_result(inv, grace), self._loop)
         return PendingInvoke(inv.request_id, future)
 
     def invoke(self, event: Any = None, *, timeout: float | None = None, **options: Any) -> InvokeResult:
@@ -198,8 +201,15 @@ class Emulator:
         return inv
 
 
-async def _wait_finished(inv: Invocation) -> InvokeResult:
-    return await asyncio.shield(inv.finished)
+async def _wait_result(inv: Invocation, grace: float) -> InvokeResult:
+    """The result once the invoker's answer is there (as on Lambda), with END and REPORT when the runtime asks
+    for its next event within ``grace`` seconds (it usually does at once); otherwise a result without them."""
+    await asyncio.shield(inv.outcome)
+    if not inv.finished.done():
+        await first_of(inv.finished, timeout=grace)
+    if inv.finished.done():
+        return inv.finished.result()
+    return inv.partial_result()
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:

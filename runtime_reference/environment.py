@@ -169,7 +169,9 @@ class Environment:
         self.delivery = None
 
     def _exit_description(self, code: int) -> str:
-        return f"signal: {signal.Signals(-code).name.lower()[3:]}" if code < 0 else f"exit status {code}"
+        if code >= 0:
+            return f"exit status {code}"
+        return f"signal: {(signal.strsignal(-code) or str(-code)).lower()}"  # as Go prints it: "signal: killed"
 
     # -- the invoke lifecycle ------------------------------------------------------------------------------------
     async def run(self, inv: Invocation) -> InvokeResult:
@@ -184,7 +186,7 @@ class Environment:
 
     async def _cold_start(self, inv: Invocation) -> bool:
         self.current = None
-        if not self.config.runtime_only or self.init_error is not None:
+        if not self.config.runtime_only:  # (runtime-only: an init error already posted is this invoke's)
             await self.kill()
         self.max_memory_mb = 0
         self.init_started = time.perf_counter()

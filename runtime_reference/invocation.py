@@ -187,6 +187,13 @@ class Invocation:
         if len(self.trace) < MAX_TRACE_RECORDS:
             self.trace.append(record)
 
+    def partial_result(self) -> InvokeResult:
+        """What is known once the invoker has its answer but the runtime has not asked for the next event."""
+        result = self.result(self.elapsed_ms(), 0)
+        result.notes = [*self.notes, "The runtime has not called next since it answered, so this invocation has "
+                        "not ended: END, REPORT and the final timings will be in the log stream (emu.logs)."]
+        return result
+
     def result(self, duration_ms: float, max_memory_mb: int) -> InvokeResult:
         outcome = self.outcome.result()
         return InvokeResult(

@@ -28,7 +28,6 @@ class InvokeApi:
 
     def __init__(self, function: Function):
         self.function = function
-        self._background: set[asyncio.Task] = set()
 
     def _resolve_name(self, raw: str, query_qualifier: str | None) -> tuple[str | None, str | None]:
         """(qualifier, None) when the name designates our function, else (None, why not)."""
@@ -84,10 +83,10 @@ class InvokeApi:
         return await self._respond(inv, tail=request.headers.get("X-Amz-Log-Type") == "Tail")
 
     async def _respond(self, inv: Invocation, tail: bool) -> Response:
-        await asyncio.shield(inv.answered)
+        await inv.answered
         headers = {"Content-Type": "application/json", "X-Amz-Executed-Version": self.function.config.version,
                    "x-amzn-RequestId": inv.request_id}
-        if inv.stream is not None and not inv.outcome.done():
+        if inv.stream is not None:  # the chunks wait in the queue even when the stream is already over
             return Response(200, _chunks(inv), headers, trailers=lambda: _stream_trailers(inv))
         outcome = inv.outcome.result()
         if outcome.function_error:

@@ -47,7 +47,6 @@ class TraceRecord:
     response_headers: dict[str, str] = field(default_factory=dict)
     started_ms: float = 0.0  # since the emulator started
     duration_ms: float = 0.0
-    body_bytes: int = 0
     note: str = ""  # what the emulator wants the learner to know about this call
 
     def summary(self) -> str:
