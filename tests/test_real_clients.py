@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
@@ -110,13 +109,6 @@ def test_awslambdaric_init_error(ric_root: Path) -> None:
         assert "no_such_module" in result.json()["errorMessage"]
         assert any(t.path.endswith("/init/error") and t.status == 202 for t in result.trace)
 
-
-@pytest.fixture(scope="module")
-def curl() -> str:
-    path = shutil.which("curl")
-    if path is None:
-        pytest.skip("curl is not installed (apt-get install -y curl)")
-    return path
 
 
 def test_tutorial_bash_runtime(tmp_path: Path, curl: str) -> None:
