@@ -194,16 +194,12 @@ class Environment:
             try:
                 self.bootstrap = find_bootstrap(self.config.task_root, self.config.opt, self._path())
             except EntrypointError as exc:
-                self._adopt(inv)
-                inv.fail(INVALID_ENTRYPOINT, f"RequestId: {inv.request_id} Error: {exc}")
-                self.log(f"RequestId: {inv.request_id} Error: {exc}")
+                self._fail_entrypoint(inv, str(exc))
                 return False
             try:
                 await self._spawn()
             except OSError as exc:
-                self._adopt(inv)
-                inv.fail(INVALID_ENTRYPOINT, f"RequestId: {inv.request_id} Error: fork/exec {self.bootstrap}: "
-                                             f"{exc.strerror}")
+                self._fail_entrypoint(inv, f"fork/exec {self.bootstrap}: {exc.strerror}")
                 return False
         timeout = None if self.config.runtime_only else self.config.init_timeout
         done = await first_of(self.init_done, self.exited, timeout=timeout)
@@ -212,6 +208,7 @@ class Environment:
             self._adopt(inv)
             self.log(f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: init\tStatus: timeout")
             await self.kill()
+            self._log_start(inv)
             return await self._retry_init(inv)
         return await self._after_init(inv, phase="init")
 
@@ -239,6 +236,7 @@ class Environment:
             await self._await_exit_after_init_error(inv)
             self.log(f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: {phase}\tStatus: error\t"
                      f"Error Type: {self.init_error.error_type}")
+            self._log_start(inv)
             inv.resolve(self.init_error)
             await self.kill()
             return False
@@ -247,9 +245,26 @@ class Environment:
             self._measure_memory(duration_ms=init_ms)
             return True
         code = self.exited.result() if self.exited is not None else -9
+        self.drain_output()
+        self.log(f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: {phase}\tStatus: error\t"
+                 "Error Type: Runtime.ExitError")
+        self._log_start(inv)
         self._fail_exit(inv, code)
         await self.kill()
         return False
+
+    def _fail_entrypoint(self, inv: Invocation, message: str) -> None:
+        self._adopt(inv)
+        self._log_start(inv)
+        inv.fail(INVALID_ENTRYPOINT, f"RequestId: {inv.request_id} Error: {message}")
+        self.log(f"RequestId: {inv.request_id} Error: {message}")
+        self.log(INVALID_ENTRYPOINT)
+
+    def _log_start(self, inv: Invocation) -> None:
+        """The START line, once per invocation: after what the init phase printed, before the invoke phase."""
+        if inv.started_at is None:
+            inv.started_at = time.perf_counter()
+            self.log(logfmt.start_line(inv.request_id, self.config.version))
 
     async def _await_exit_after_init_error(self, inv: Invocation) -> None:
         """After /init/error a runtime should exit; give it a moment, then note it if it didn't."""
@@ -285,14 +300,14 @@ class Environment:
         inv.fail("Runtime.ExitError", message)
 
     def _finish_failed_init(self, inv: Invocation) -> InvokeResult:
-        self.log(logfmt.start_line(inv.request_id, self.config.version))
-        return self._finish(inv, duration_ms=0.0)
+        self._log_start(inv)
+        return self._finish(inv, duration_ms=(time.perf_counter() - inv.started_at) * 1000)
 
     async def _invoke(self, inv: Invocation) -> InvokeResult:
         if self.current is not inv:
             self._adopt(inv)
+        self._log_start(inv)
         inv.deliver()
-        self.log(logfmt.start_line(inv.request_id, self.config.version))
         self.wait_for_delivery().set_result(inv)
         await first_of(inv.outcome, self.exited, timeout=inv.budget)
         if not inv.outcome.done():

@@ -51,8 +51,8 @@ class Function:
 
     async def _add_environment(self) -> Environment:
         env = Environment(self.config, self.log_stream, number=len(self.environments) + 1)
+        self.environments.append(env)  # counted before the await, so concurrent submits can't overshoot
         await env.start()
-        self.environments.append(env)
         self._workers.append(asyncio.ensure_future(self._serve(env)))
         return env
 

@@ -111,6 +111,7 @@ class Invocation:
         self.finished: asyncio.Future[InvokeResult] = loop.create_future()
         self.stream: asyncio.Queue[bytes | None] | None = None  # set when the runtime streams its response
         self._stream_closed = False
+        self.started_at: float | None = None  # perf_counter when its START line was written
         self.delivered_at: float | None = None  # perf_counter when `next` handed it out
         self.deadline_ms: int | None = None
         self.responded = False  # a response or an error was posted (or the invocation failed otherwise)
