@@ -1,17 +1,7 @@
-"""`python -m grader`: the instructor's command line (placeholder)."""
+"""`python -m grader ...`: the instructor's command line."""
 
-import argparse
 import sys
 
-MESSAGE = "The instructor CLI (release, autograde, feedback) comes with a later issue."
+from .cli import main
 
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m grader", description=MESSAGE)
-    parser.parse_args(argv)
-    print(MESSAGE)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+sys.exit(main())
