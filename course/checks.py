@@ -39,8 +39,11 @@ def check_equal(description: str, actual: Any, expected: Any, hint: str = "") ->
 
 
 def _show_check_failed(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None) -> list[str]:
-    """IPython handler: the check's own report instead of a traceback (still an error for the cell)."""
-    return [str(value)]
+    """IPython handler: the check's own report instead of a traceback. It is still sent as the cell's error
+    output (so the cell counts as failed, for the learner and for nbgrader)."""
+    report = [str(value)]
+    shell._showtraceback(etype, value, report)
+    return report
 
 
 def install_in_ipython() -> None:

@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -289,31 +288,3 @@ def test_bash_init_errors(tmp_path, files, handler, error_type):
         assert result.function_error == "Unhandled"
         assert result.error_type == error_type, result.payload
         assert json.loads(result.payload)["errorType"] == error_type
-
-
-def test_welcome_notebook_is_well_formed():
-    import nbformat
-
-    path = Path(__file__).resolve().parent.parent / "notebooks" / "00-welcome.ipynb"
-    nb = nbformat.read(path, as_version=4)
-    nbformat.validate(nb)
-    assert nb.metadata.kernelspec.name == "python3"
-    ids = [cell.id for cell in nb.cells]
-    assert len(ids) == len(set(ids)), "cell ids must be unique"
-    assert all(not cell.get("outputs") for cell in nb.cells if cell.cell_type == "code")
-
-
-@pytest.mark.slow
-def test_welcome_notebook_runs():
-    import nbclient
-    import nbformat
-
-    path = Path(__file__).resolve().parent.parent / "notebooks" / "00-welcome.ipynb"
-    nb = nbformat.read(path, as_version=4)
-    client = nbclient.NotebookClient(
-        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
-    )
-    client.execute()
-    outputs = "".join(o.get("text", "") for cell in nb.cells for o in cell.get("outputs", []))
-    assert "response: {'hello': 'world'}" in outputs
-    assert "response: {'hello': 'from bash'}" in outputs

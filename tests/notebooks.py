@@ -1,0 +1,54 @@
+"""Helpers for the course's notebook tests: execute a notebook, classify its cells."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import nbclient
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCE = ROOT / "grader" / "source"
+NOTEBOOKS = ROOT / "notebooks"
+
+
+def assignments() -> list[str]:
+    return sorted(p.name for p in SOURCE.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+
+
+def notebook_path(base: Path, assignment: str) -> Path:
+    return base / assignment / f"{assignment}.ipynb"
+
+
+def execute(path: Path, allow_errors: bool, workdir: Path | None = None) -> nbformat.NotebookNode:
+    """Run every cell in a fresh kernel (in ``workdir``, default the notebook's folder); outputs kept in memory."""
+    nb = nbformat.read(path, as_version=4)
+    env_path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    os.environ["PATH"] = env_path  # the kernel finds the venv's tools (nbgrader does the same)
+    client = nbclient.NotebookClient(nb, timeout=180, kernel_name="python3", allow_errors=allow_errors,
+                                     resources={"metadata": {"path": str(workdir or path.parent)}})
+    client.execute()
+    return nb
+
+
+def grading(cell: nbformat.NotebookNode) -> dict:
+    return cell.metadata.get("nbgrader", {})
+
+
+def is_exercise(cell: nbformat.NotebookNode) -> bool:
+    meta = grading(cell)
+    return bool(meta.get("solution") or meta.get("grade"))
+
+
+def errors(cell: nbformat.NotebookNode) -> list[str]:
+    return [f"{o.ename}: {o.evalue}" for o in cell.get("outputs", []) if o.output_type == "error"]
+
+
+def stderr(cell: nbformat.NotebookNode) -> str:
+    return "".join(o.text for o in cell.get("outputs", []) if o.output_type == "stream" and o.name == "stderr")
+
+
+def label(nb_cell: nbformat.NotebookNode, index: int) -> str:
+    return f"cell {index} ({grading(nb_cell).get('grade_id') or nb_cell.get('id')})"
