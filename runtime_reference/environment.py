@@ -307,9 +307,11 @@ class Environment:
         if self.current is not inv:
             self._adopt(inv)
         self._log_start(inv)
-        inv.deliver()
         self.wait_for_delivery().set_result(inv)
-        await first_of(inv.outcome, self.exited, timeout=inv.budget)
+        # A process runtime is already waiting in `next`; a person (runtime-only) may take their time.
+        await first_of(inv.handed_out, self.exited, timeout=None if self.config.runtime_only else inv.budget)
+        if inv.handed_out.done():
+            await first_of(inv.outcome, self.exited, timeout=max(0.0, inv.budget - inv.elapsed_ms() / 1000))
         if not inv.outcome.done():
             await self._end_without_outcome(inv)
         else:

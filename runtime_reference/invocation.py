@@ -108,6 +108,7 @@ class Invocation:
         loop = asyncio.get_running_loop()
         self.outcome: asyncio.Future[Outcome] = loop.create_future()
         self.answered: asyncio.Future[None] = loop.create_future()  # an outcome, or the start of a stream
+        self.handed_out: asyncio.Future[None] = loop.create_future()  # a `next` returned it to the runtime
         self.finished: asyncio.Future[InvokeResult] = loop.create_future()
         self.stream: asyncio.Queue[bytes | None] | None = None  # set when the runtime streams its response
         self._stream_closed = False
@@ -136,8 +137,11 @@ class Invocation:
         return headers
 
     def deliver(self) -> None:
+        """A `next` is handing this invocation to the runtime: its clock starts."""
         self.delivered_at = time.perf_counter()
         self.deadline_ms = int(time.time() * 1000 + self.budget * 1000)
+        if not self.handed_out.done():
+            self.handed_out.set_result(None)
 
     def elapsed_ms(self) -> float:
         return 0.0 if self.delivered_at is None else (time.perf_counter() - self.delivered_at) * 1000

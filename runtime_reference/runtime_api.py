@@ -109,9 +109,14 @@ class RuntimeApi:
             return self._event_response(current), "the invocation is still open: same event again"
         delivery = env.wait_for_delivery()
         await first_of(delivery, request.disconnected)
+        if request.disconnected.done():  # the client gave up waiting: the event stays for the next `next`
+            return _error(500, "ClientGone", "The runtime closed the connection."), "the runtime stopped waiting"
         if not delivery.done() or delivery.cancelled():
             return _error(500, "ServiceShutdown", "The environment is shutting down."), "runtime went away"
-        return self._event_response(delivery.result()), ""
+        inv = delivery.result()
+        if inv.delivered_at is None:
+            inv.deliver()  # handed out now: the deadline counts from here
+        return self._event_response(inv), ""
 
     def _event_response(self, inv: Invocation) -> Response:
         headers = {"Content-Type": "application/json", **inv.next_headers()}

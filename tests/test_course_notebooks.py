@@ -147,12 +147,12 @@ def _visible_source(nb: nbformat.NotebookNode) -> str:
 
 def test_no_hidden_test_or_answer_is_released() -> None:
     """Hidden tests' lines and string literals, and graded answers, appear nowhere in notebooks/ (unless the
-    visible part of the chapter says them too: a literal of the problem statement is no secret)."""
+    visible part of a chapter says them too: a literal of a problem statement is no secret)."""
     released = _released_text()
     assert "BEGIN HIDDEN TESTS" not in released and "BEGIN SOLUTION" not in released
-    for assignment in ASSIGNMENTS:
-        nb = nbformat.read(notebook_path(SOURCE, assignment), as_version=4)
-        visible = _visible_source(nb)
+    notebooks = {a: nbformat.read(notebook_path(SOURCE, a), as_version=4) for a in ASSIGNMENTS}
+    visible = "\n".join(_visible_source(nb) for nb in notebooks.values())
+    for assignment, nb in notebooks.items():
         for cell in nb.cells:
             for block in _hidden_blocks(cell.source):
                 for line in block.splitlines():
