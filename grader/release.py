@@ -30,6 +30,28 @@ class ReleaseError(RuntimeError):
     """nbgrader refused an assignment; the message holds its output."""
 
 
+def git_ignored(folder: Path) -> list[Path]:
+    """Files under ``folder`` that git ignores: things a run left behind (e.g. a bootstrap a notebook wrote),
+    which must be neither released nor compared. Empty outside a git checkout."""
+    try:
+        done = subprocess.run(["git", "ls-files", "--others", "--ignored", "--exclude-standard", "-z", "--", "."],
+                              cwd=folder, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    if done.returncode != 0:
+        return []
+    return [folder / name for name in done.stdout.split("\0") if name]
+
+
+def check_source_clean(assignment: str, source_dir: Path = SOURCE_DIR) -> None:
+    """Refuse to release files that a run of the instructor notebook generated (they would reach learners)."""
+    leftovers = [p for p in git_ignored(source_dir / assignment) if "__pycache__" not in p.parts]
+    if leftovers:
+        listed = ", ".join(str(p.relative_to(source_dir)) for p in leftovers)
+        raise ReleaseError(f"grader/source/{assignment} holds generated files ({listed}): delete them first, "
+                           "or they would be released to learners.")
+
+
 def assignments(source_dir: Path = SOURCE_DIR) -> list[str]:
     return sorted(p.name for p in source_dir.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
 
@@ -74,6 +96,7 @@ def release(selected: list[str] | None = None, notebooks_dir: Path = NOTEBOOKS_D
     quizbank.build()
     done = []
     for assignment in selected or assignments():
+        check_source_clean(assignment)
         target = notebooks_dir / assignment
         publish(generate(assignment), target)
         done.append(target)
@@ -81,8 +104,9 @@ def release(selected: list[str] | None = None, notebooks_dir: Path = NOTEBOOKS_D
 
 
 def differences(left: Path, right: Path) -> list[str]:
-    """Files that differ between two folder trees (relative paths)."""
-    comparison = filecmp.dircmp(left, right, ignore=["__pycache__", ".ipynb_checkpoints"])
+    """Files that differ between two folder trees (relative paths); git-ignored files of ``left`` don't count."""
+    skip = ["__pycache__", ".ipynb_checkpoints", *{p.name for p in git_ignored(left)}]
+    comparison = filecmp.dircmp(left, right, ignore=skip)
     found = [f"only in {left.name}: {n}" for n in comparison.left_only]
     found += [f"only in the fresh release: {n}" for n in comparison.right_only]
     found += [n for n in comparison.diff_files]
@@ -94,6 +118,11 @@ def differences(left: Path, right: Path) -> list[str]:
 def stale() -> list[str]:
     """What in notebooks/ and course/quizbank/ is out of date with grader/ (empty when all is current)."""
     problems = quizbank.stale()
+    for assignment in assignments():
+        try:
+            check_source_clean(assignment)
+        except ReleaseError as exc:
+            problems.append(str(exc))
     with tempfile.TemporaryDirectory() as tmp:
         course = Path(tmp) / "grader"
         shutil.copytree(SOURCE_DIR, course / "source")
