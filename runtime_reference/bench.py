@@ -3,6 +3,7 @@
 Measures, with the reference Python bootstrap and a handler that echoes quietly:
 - warm invoke latency (p50, p99) and invokes per second through the HTTP Invoke API, from a keep-alive client in
   this process to `python -m runtime_reference serve` in another (so client and emulator don't share a GIL);
+- the same with a minimal keep-alive runtime (raw socket, no http.client), which shows the emulator's own share;
 - cold start: from a running Python process, `Emulator(...).start()` + first `invoke()` until the response.
 """
 
@@ -23,6 +24,34 @@ from .bootstraps import PYTHON_DIR
 from .emulator import Emulator
 
 QUIET_HANDLER = "def handler(event, context):\n    return event\n"
+
+# A keep-alive runtime with as little Python as possible between the socket and the Runtime API: an echo.
+MINIMAL_BOOTSTRAP = """#!/usr/bin/env python3
+import os
+import socket
+
+host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
+sock = socket.create_connection((host, int(port)))
+sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+stream = sock.makefile("rb")
+
+
+def call(request):
+    sock.sendall(request)
+    stream.readline()
+    headers = {}
+    while (line := stream.readline()) not in (b"\\r\\n", b""):
+        name, _, value = line.partition(b":")
+        headers[name.strip().lower()] = value.strip()
+    return headers, stream.read(int(headers.get(b"content-length", b"0")))
+
+
+while True:
+    headers, event = call(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\\r\\nHost: api\\r\\n\\r\\n")
+    request_id = headers[b"lambda-runtime-aws-request-id"]
+    call(b"POST /2018-06-01/runtime/invocation/%s/response HTTP/1.1\\r\\nHost: api\\r\\n"
+         b"Content-Length: %d\\r\\n\\r\\n%s" % (request_id, len(event), event))
+"""
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 
 
@@ -31,6 +60,14 @@ def make_task_root(where: Path) -> Path:
     task.mkdir()
     shutil.copy2(PYTHON_DIR / "bootstrap", task / "bootstrap")
     (task / "function.py").write_text(QUIET_HANDLER)
+    return task
+
+
+def make_minimal_task_root(where: Path) -> Path:
+    task = where / "minimal"
+    task.mkdir()
+    (task / "bootstrap").write_text(MINIMAL_BOOTSTRAP)
+    (task / "bootstrap").chmod(0o755)
     return task
 
 
@@ -98,11 +135,15 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         task = make_task_root(Path(tmp))
         warm = warm_latency(task, args.invokes, args.warmup)
+        minimal = warm_latency(make_minimal_task_root(Path(tmp)), args.invokes, args.warmup)
         cold = cold_start(task, args.cold_runs)
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     print(f"warm invoke through the HTTP Invoke API ({args.invokes} invokes after {args.warmup} warm-up):")
     print(f"  p50 {warm['p50_ms']:.3f} ms   p99 {warm['p99_ms']:.3f} ms   mean {warm['mean_ms']:.3f} ms   "
           f"{warm['invokes_per_s']:.0f} invokes/s   (goal: p50 <= 1 ms)")
+    print("  the same with a minimal raw-socket runtime (the emulator's own share):")
+    print(f"  p50 {minimal['p50_ms']:.3f} ms   p99 {minimal['p99_ms']:.3f} ms   mean {minimal['mean_ms']:.3f} ms   "
+          f"{minimal['invokes_per_s']:.0f} invokes/s")
     print(f"cold start, start() + first invoke ({args.cold_runs} runs):")
     print(f"  median {cold['median_ms']:.1f} ms   min {cold['min_ms']:.1f} ms   max {cold['max_ms']:.1f} ms   "
           "(goal: <= 150 ms)")
