@@ -1,7 +1,8 @@
 # Lambda Custom Runtimes, Hands-On: build and run targets.
 #   make venv         create .venv and install the project with its dev extras (again only if pyproject.toml changed)
-#   make system-deps  install what the reference bash runtime needs from Debian (curl), when missing
-#   make test         run the test suite, then the linter
+#   make system-deps  install from Debian what is missing: curl (the bash runtime), chromium (the browser tests)
+#   make test         run the test suite (the browser tests included), then the linter
+#   make test-browser run the browser tests only (screenshots in test-artifacts/browser/)
 #   make lint         run the linter only
 #   make bench        run the emulator's benchmark
 #   make lab          open JupyterLab on the welcome notebook
@@ -12,7 +13,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv system-deps test lint bench lab clean distclean
+.PHONY: venv system-deps test test-browser lint bench lab clean distclean
 
 venv: $(STAMP)
 
@@ -22,18 +23,26 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# curl: the reference bash runtime; chromium (+ a font): the browser tests (tests/browser), driven by Playwright.
+# Debian's chromium, never `playwright install` (it downloads a browser of its own).
 system-deps:
-	@command -v curl >/dev/null 2>&1 || { \
+	@missing=""; \
+	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
+	test -x /usr/bin/chromium || missing="$$missing chromium fonts-dejavu-core"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; \
 	  elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; \
-	  else echo "curl is missing and this user cannot install it: install curl, then run make again" >&2; exit 1; fi; \
-	  echo "Installing curl (needed by the reference bash runtime)"; \
-	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl >/dev/null; \
-	}
+	  else echo "Missing Debian packages:$$missing; this user cannot install them: install them, then run make again" >&2; exit 1; fi; \
+	  echo "Installing from Debian:$$missing"; \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 test: venv system-deps
 	$(BIN)/python -m pytest -q
 	$(BIN)/ruff check .
+
+test-browser: venv system-deps
+	$(BIN)/python -m pytest -q tests/browser
 
 lint: venv
 	$(BIN)/ruff check .
@@ -45,7 +54,7 @@ lab: venv
 	$(BIN)/jupyter lab --ip=127.0.0.1 $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) notebooks/00-welcome/00-welcome.ipynb
 
 clean:
-	rm -rf build dist *.egg-info .pytest_cache .ruff_cache bench-results
+	rm -rf build dist *.egg-info .pytest_cache .ruff_cache bench-results test-artifacts
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
 
 distclean: clean
