@@ -51,7 +51,8 @@ bench: venv
 	$(BIN)/python -m runtime_reference.bench
 
 lab: venv
-	$(BIN)/jupyter lab --ip=127.0.0.1 $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) notebooks/00-welcome/00-welcome.ipynb
+	$(BIN)/jupyter lab --ip=127.0.0.1 $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) \
+	  --ServerApp.root_dir=notebooks --LabApp.default_url=/lab/tree/00-welcome/00-welcome.ipynb
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache bench-results test-artifacts
