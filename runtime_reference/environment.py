@@ -32,10 +32,9 @@ INIT_ERROR_EXIT_GRACE = 1.0  # seconds a runtime gets to exit by itself after po
 class Environment:
     """An execution environment; ``run(invocation)`` drives one invocation through it."""
 
-    def __init__(self, config: FunctionConfig, log_stream: logfmt.LogStream, number: int = 1):
+    def __init__(self, config: FunctionConfig, log_stream: logfmt.LogStream):
         self.config = config
         self.log_stream = log_stream
-        self.number = number
         self.api = RuntimeApi(self)
         self.server = Server(self.api.handle)
         self.address = ""
@@ -54,7 +53,6 @@ class Environment:
         self.pending_trace = Trace()
         self.max_memory_mb = 0
         self._memory_read_at = 0.0
-        self.busy = False
 
     # -- setup ---------------------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -176,13 +174,9 @@ class Environment:
     # -- the invoke lifecycle ------------------------------------------------------------------------------------
     async def run(self, inv: Invocation) -> InvokeResult:
         """Run one invocation to its end and return what the invoker gets, with logs and timings."""
-        self.busy = True
-        try:
-            if not self.running and not await self._cold_start(inv):
-                return self._finish_failed_init(inv)
-            return await self._invoke(inv)
-        finally:
-            self.busy = False
+        if not self.running and not await self._cold_start(inv):
+            return self._finish_failed_init(inv)
+        return await self._invoke(inv)
 
     async def _cold_start(self, inv: Invocation) -> bool:
         self.current = None

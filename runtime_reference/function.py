@@ -50,7 +50,7 @@ class Function:
             inv.abort("The emulator stopped before this invocation finished.")
 
     async def _add_environment(self) -> Environment:
-        env = Environment(self.config, self.log_stream, number=len(self.environments) + 1)
+        env = Environment(self.config, self.log_stream)
         self.environments.append(env)  # counted before the await, so concurrent submits can't overshoot
         await env.start()
         self._workers.append(asyncio.ensure_future(self._serve(env)))

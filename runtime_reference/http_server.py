@@ -44,8 +44,6 @@ class Headers:
     def __contains__(self, name: str) -> bool:
         return name.lower() in self._lower
 
-    def as_dict(self) -> dict[str, str]:
-        return dict(self.pairs)
 
 
 @dataclass
