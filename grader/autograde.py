@@ -1,0 +1,230 @@
+"""`python -m grader autograde ASSIGNMENT`: grade every collected submission, in parallel, each in isolation.
+
+For each student of ``submitted/`` (in parallel, ``--jobs``): a private course directory holding the assignment's
+source, the course config and a fresh gradebook (made once per batch by ``generate_assignment`` in a staging copy),
+plus that one submission; ``nbgrader autograde`` runs there under :mod:`grader.sandbox` limits (CPU time, memory,
+processes, wall clock). The parent then merges that student's grades into the course gradebook (:mod:`grader.merge`,
+one writer, one transaction per student) and copies the autograded notebooks to ``autograded/<student>/``.
+A run that hits a limit or crashes nbgrader scores 0 on every graded cell, with a flag saying why; a graded cell
+whose output exceeds ``--max-output-kb`` scores 0 (and its output is truncated in the stored copy).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from tqdm import tqdm
+
+from . import merge, sandbox
+from .release import GRADER_DIR, generate
+
+TRUNCATED = "\n[... output truncated by the grader ...]\n"
+ERROR_FLAGS = {"CellTimeoutError": "cell timeout", "KeyboardInterrupt": "cell timeout",
+               "MemoryError": "memory limit", "BlockingIOError": "process limit",
+               "DeadKernelError": "kernel died"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Limits and knobs of one batch."""
+
+    limits: sandbox.Limits
+    cell_timeout: int
+    max_output_kb: int = 256
+
+
+@dataclass
+class Result:
+    """What grading one student produced (before the merge), and the summary row after it."""
+
+    student: str
+    seconds: float = 0.0
+    flags: list[str] = field(default_factory=list)
+    zeroed: set[str] = field(default_factory=set)
+    results: dict | None = None
+    autograded: Path | None = None
+    score: float = 0.0
+    max_score: float = 0.0
+
+
+def students(assignment: str, course_dir: Path) -> list[str]:
+    """Students with a submission of ``assignment`` in ``course_dir/submitted``."""
+    submitted = course_dir / "submitted"
+    if not submitted.is_dir():
+        return []
+    return sorted(p.name for p in submitted.iterdir() if (p / assignment).is_dir())
+
+
+def stage(assignment: str, course_dir: Path, batch_dir: Path) -> Path:
+    """A course directory with only this assignment's source, the config and a gradebook without students."""
+    staging = batch_dir / "staging"
+    shutil.copytree(course_dir / "source" / assignment, staging / "source" / assignment,
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    shutil.copy2(course_dir / "nbgrader_config.py", staging / "nbgrader_config.py")
+    generate(assignment, staging)
+    return staging
+
+
+def _environment(private: Path) -> dict[str, str]:
+    """A small environment: none of the instructor's variables (credentials...) reach learner code."""
+    bin_dir = Path(sys.executable).parent
+    env = {"PATH": f"{bin_dir}{os.pathsep}/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
+           "HOME": str(private / "home"), "TMPDIR": str(private / "tmp"),
+           "JUPYTER_RUNTIME_DIR": str(private / "home" / "runtime"), "IPYTHONDIR": str(private / "home" / "ipython"),
+           "MPLCONFIGDIR": str(private / "home" / "mpl"), "PYTHONDONTWRITEBYTECODE": "1",
+           "MALLOC_ARENA_MAX": "2"}
+    for name in ("HOME", "TMPDIR"):
+        Path(env[name]).mkdir(parents=True, exist_ok=True)
+    return env
+
+
+def inspect(folder: Path, max_output_kb: int) -> tuple[list[str], set[str]]:
+    """Flags (errors that show a limit was hit) and graded cells to zero (output too large) in the autograded
+    notebooks of ``folder``; oversized outputs are truncated in place."""
+    flags: list[str] = []
+    zeroed: set[str] = set()
+    limit = max_output_kb * 1024
+    for path in sorted(folder.rglob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        changed = False
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code":
+                continue
+            meta = cell.metadata.get("nbgrader", {})
+            name = meta.get("grade_id") or f"cell {index}"
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "error":
+                    reason = ERROR_FLAGS.get(output.get("ename", ""))
+                    if "Resource temporarily unavailable" in output.get("evalue", ""):
+                        reason = "process limit"
+                    if reason and f"{reason} in {name}" not in flags:
+                        flags.append(f"{reason} in {name}")
+            size = sum(len(str(output)) for output in cell.get("outputs", []))
+            if size > limit:
+                flags.append(f"output of {size // 1024} KB in {name}")
+                if meta.get("grade"):
+                    zeroed.add(meta["grade_id"])
+                for output in cell.outputs:
+                    if "text" in output and len(output.text) > limit:
+                        output.text = output.text[:limit] + TRUNCATED
+                    for key, value in list(output.get("data", {}).items()):
+                        if isinstance(value, str) and len(value) > limit:
+                            output.data[key] = value[:limit] + TRUNCATED
+                changed = True
+        if changed:
+            os.chmod(path, 0o644)
+            nbformat.write(nb, path)
+    return flags, zeroed
+
+
+def grade_one(assignment: str, student: str, course_dir: Path, staging: Path, batch_dir: Path,
+              settings: Settings) -> Result:
+    """Autograde one submission in a private course directory, under limits (runs in a worker thread)."""
+    started = time.monotonic()
+    result = Result(student)
+    try:
+        private = batch_dir / f"student-{student}"
+        shutil.copytree(staging / "source", private / "source")
+        shutil.copy2(staging / "nbgrader_config.py", private / "nbgrader_config.py")
+        shutil.copy2(staging / "gradebook.db", private / "gradebook.db")
+        shutil.copytree(course_dir / "submitted" / student / assignment,
+                        private / "submitted" / student / assignment, symlinks=False,
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+        env = _environment(private)
+        command = [sys.executable, "-m", "nbgrader", "autograde", assignment, "--student", student, "--force",
+                   f"--CourseDirectory.root={private}", f"--Execute.timeout={settings.cell_timeout}",
+                   "--Execute.raise_on_iopub_timeout=False", "--Execute.interrupt_on_timeout=True"]
+        outcome = sandbox.run(command, private, env, settings.limits, batch_dir / f"log-{student}.txt")
+        if outcome.killed_for == "wall":
+            result.flags.append(f"wall-clock limit ({settings.limits.wall_seconds:g} s)")
+        elif outcome.killed_for == "processes":
+            result.flags.append(f"process limit ({settings.limits.processes})")
+        elif outcome.returncode == -signal.SIGXCPU:
+            result.flags.append(f"CPU-time limit ({settings.limits.cpu_seconds} s)")
+        elif outcome.returncode != 0:
+            last = [line for line in outcome.log.splitlines() if line.strip()][-1:] or [""]
+            result.flags.append(f"nbgrader failed (exit {outcome.returncode}): {last[0][:120]}")
+        folder = private / "autograded" / student / assignment
+        if outcome.returncode == 0 and outcome.killed_for is None:
+            result.results = merge.private_results(private / "gradebook.db", assignment, student)
+            if result.results is None:
+                result.flags.append("no grades recorded")
+        if folder.is_dir():
+            flags, result.zeroed = inspect(folder, settings.max_output_kb)
+            result.flags += flags
+            result.autograded = folder
+    except Exception as exc:  # a broken submission must not fail the batch: it scores 0, flagged
+        result.flags.append(f"grader error: {type(exc).__name__}: {exc}")
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def store(result: Result, assignment: str, course_dir: Path) -> None:
+    """Merge into the course gradebook, then replace ``autograded/<student>/<assignment>``."""
+    result.score, result.max_score = merge.merge(course_dir / "gradebook.db", assignment, result.student,
+                                                 result.results, result.zeroed, bool(result.flags))
+    target = course_dir / "autograded" / result.student / assignment
+    if result.autograded is not None:
+        fresh = target.with_name(f".{assignment}.new")
+        shutil.rmtree(fresh, ignore_errors=True)
+        shutil.copytree(result.autograded, fresh)
+        shutil.rmtree(target, ignore_errors=True)
+        fresh.rename(target)
+    else:
+        shutil.rmtree(target, ignore_errors=True)
+
+
+def summary(results: list[Result]) -> str:
+    """A plain-text table: student, score/max, seconds, flags."""
+    rows = [("student", "score", "seconds", "flags")]
+    rows += [(r.student, f"{r.score:g}/{r.max_score:g}", f"{r.seconds:.1f}", "; ".join(r.flags) or "-")
+             for r in sorted(results, key=lambda r: r.student)]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    return "\n".join(f"{a:<{widths[0]}}  {b:>{widths[1]}}  {c:>{widths[2]}}  {d}" for a, b, c, d in rows)
+
+
+def autograde(assignment: str, course_dir: Path = GRADER_DIR, jobs: int | None = None,
+              settings: Settings | None = None, only: list[str] | None = None,
+              progress: bool = True) -> list[Result]:
+    """Grade every submission of ``assignment`` (or the students in ``only``); returns one result per student."""
+    settings = settings or Settings(sandbox.Limits(), cell_timeout=60)
+    names = [s for s in students(assignment, course_dir) if not only or s in only]
+    if not names:
+        return []
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(names)))
+    if not merge.has_assignment(course_dir / "gradebook.db", assignment):
+        generate(assignment, course_dir)
+    batch_dir = Path(tempfile.mkdtemp(prefix=f"autograde-{assignment}-"))
+    results: list[Result] = []
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    try:
+        staging = stage(assignment, course_dir, batch_dir)
+        futures: dict[Future, str] = {
+            pool.submit(grade_one, assignment, s, course_dir, staging, batch_dir, settings): s
+            for s in names}
+        with tqdm(total=len(names), desc=f"autograde {assignment}", unit="submission",
+                  disable=not progress, file=sys.stderr) as bar:
+            for future in as_completed(futures):
+                result = future.result()
+                store(result, assignment, course_dir)
+                shutil.rmtree(batch_dir / f"student-{result.student}", ignore_errors=True)
+                results.append(result)
+                bar.set_postfix_str(result.student)
+                bar.update()
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        sandbox.kill_all()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(batch_dir, ignore_errors=True)
+    return results

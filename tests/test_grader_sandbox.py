@@ -1,0 +1,46 @@
+"""grader.sandbox: each limit stops a run, and nothing it started survives it (as root, too)."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader import sandbox
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
+
+LIMITS = sandbox.Limits(wall_seconds=3, cpu_seconds=1, memory_mb=512, processes=20)
+FORKS = "import os, time\nfor _ in range(100):\n    if os.fork() == 0:\n        time.sleep(30)\n        os._exit(0)\n"
+ESCAPE = "import subprocess, time\nsubprocess.Popen(['sleep', '300'], start_new_session=True)\ntime.sleep(60)\n"
+
+
+def _left() -> list[str]:
+    def environ(pid: str) -> bytes:
+        try:
+            return Path(f"/proc/{pid}/environ").read_bytes()
+        except OSError:
+            return b""
+    return [pid for pid in sandbox._pids() if sandbox.TOKEN.encode() in environ(pid)]
+
+
+def _run(tmp_path: Path, code: str) -> sandbox.Outcome:
+    return sandbox.run([sys.executable, "-c", code], tmp_path, {"PATH": "/usr/bin:/bin"}, LIMITS,
+                       tmp_path / "log.txt")
+
+
+@pytest.mark.parametrize("code, returncode, killed_for, says", [
+    ("while True: pass", -signal.SIGXCPU, None, ""),
+    ("x = bytearray(2**30)", 1, None, "MemoryError"),
+    (FORKS + "time.sleep(30)", -signal.SIGKILL, "processes", ""),
+    ("import time; time.sleep(60)", -signal.SIGKILL, "wall", ""),
+    (ESCAPE, -signal.SIGKILL, "wall", ""),
+], ids=["cpu", "memory", "processes", "wall", "escaped-session"])
+def test_limit_stops_the_run_and_nothing_survives(tmp_path, code, returncode, killed_for, says) -> None:
+    outcome = _run(tmp_path, code)
+    assert (outcome.returncode, outcome.killed_for) == (returncode, killed_for), outcome.log
+    assert says in outcome.log
+    assert outcome.seconds < LIMITS.wall_seconds + 3
+    assert not _left()
