@@ -9,13 +9,15 @@ from pathlib import Path
 import nbclient
 import nbformat
 
+from grader import release
+
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "grader" / "source"
 NOTEBOOKS = ROOT / "notebooks"
 
 
 def assignments() -> list[str]:
-    return sorted(p.name for p in SOURCE.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+    return release.assignments(SOURCE)
 
 
 def notebook_path(base: Path, assignment: str) -> Path:
@@ -25,8 +27,9 @@ def notebook_path(base: Path, assignment: str) -> Path:
 def execute(path: Path, allow_errors: bool, workdir: Path | None = None) -> nbformat.NotebookNode:
     """Run every cell in a fresh kernel (in ``workdir``, default the notebook's folder); outputs kept in memory."""
     nb = nbformat.read(path, as_version=4)
-    env_path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    os.environ["PATH"] = env_path  # the kernel finds the venv's tools (nbgrader does the same)
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):  # the kernel finds the venv's tools
+        os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
     client = nbclient.NotebookClient(nb, timeout=180, kernel_name="python3", allow_errors=allow_errors,
                                      resources={"metadata": {"path": str(workdir or path.parent)}})
     client.execute()
