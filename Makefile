@@ -4,7 +4,7 @@
 #   make test         run the test suite (the browser tests included), then the linter
 #   make test-browser run the browser tests only (screenshots in test-artifacts/browser/)
 #   make lint         run the linter only
-#   make bench        run the emulator's benchmark
+#   make bench        run the emulator's benchmark, then the grader's (make bench-grader: the grader's only)
 #   make lab          open JupyterLab on the welcome notebook
 #   make clean        remove caches and build artifacts (make distclean also removes .venv)
 
@@ -13,7 +13,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv system-deps test test-browser lint bench lab clean distclean
+.PHONY: venv system-deps test test-browser lint bench bench-grader lab clean distclean
 
 venv: $(STAMP)
 
@@ -49,6 +49,10 @@ lint: venv
 
 bench: venv
 	$(BIN)/python -m runtime_reference.bench
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m grader.bench
+
+bench-grader: venv
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m grader.bench
 
 lab: venv
 	$(BIN)/jupyter lab --ip=127.0.0.1 $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) \

@@ -12,8 +12,11 @@ whose output exceeds ``--max-output-kb`` scores 0 (and its output is truncated i
 from __future__ import annotations
 
 import os
+import queue
+import secrets
 import shutil
 import signal
+import sqlite3
 import sys
 import tempfile
 import time
@@ -22,11 +25,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+from nbgrader.api import Gradebook
+from nbgrader.utils import compute_checksum
 from tqdm import tqdm
 
-from . import merge, sandbox
+from . import evidence, merge, sandbox, tamper
+from .forkserver import ForkServer
 from .release import GRADER_DIR, generate
 
+DEFAULT_CELL_TIMEOUT = 6  # seconds; the slowest cell of chapters 00-03 (solutions) takes 2.0 s
 TRUNCATED = "\n[... output truncated by the grader ...]\n"
 ERROR_FLAGS = {"CellTimeoutError": "cell timeout", "KeyboardInterrupt": "cell timeout",
                "MemoryError": "memory limit", "BlockingIOError": "process limit",
@@ -40,6 +47,18 @@ class Settings:
     limits: sandbox.Limits
     cell_timeout: int
     max_output_kb: int = 256
+    fork_server: bool = True
+
+
+@dataclass
+class Stage:
+    """The batch's staging course: its path, the evidence nonce, the learners' release of each notebook and the
+    gradebook's graded test cells ({notebook: {grade id: (source, checksum)}})."""
+
+    path: Path
+    nonce: str
+    releases: dict[str, nbformat.NotebookNode]
+    tests: dict[str, dict[str, tuple[str, str]]]
 
 
 @dataclass
@@ -49,6 +68,7 @@ class Result:
     student: str
     seconds: float = 0.0
     flags: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     zeroed: set[str] = field(default_factory=set)
     results: dict | None = None
     autograded: Path | None = None
@@ -64,14 +84,60 @@ def students(assignment: str, course_dir: Path) -> list[str]:
     return sorted(p.name for p in submitted.iterdir() if (p / assignment).is_dir())
 
 
-def stage(assignment: str, course_dir: Path, batch_dir: Path) -> Path:
-    """A course directory with only this assignment's source, the config and a gradebook without students."""
+STUDENT_TABLES = ("comment", "grade", "submitted_notebook", "submitted_assignment", "student")
+
+
+def stage(assignment: str, course_dir: Path, batch_dir: Path) -> Stage:
+    """The batch's staging course: the learners' release of the assignment, the config, and a copy of the course
+    gradebook without students in which every graded test cell of the assignment ends with the evidence line
+    (a fresh nonce per batch). Built in-process from ``release/`` and the gradebook that ``generate_assignment``
+    made: no nbgrader start-up."""
     staging = batch_dir / "staging"
-    shutil.copytree(course_dir / "source" / assignment, staging / "source" / assignment,
+    shutil.copytree(course_dir / "release" / assignment, staging / "release" / assignment,
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
     shutil.copy2(course_dir / "nbgrader_config.py", staging / "nbgrader_config.py")
-    generate(assignment, staging)
-    return staging
+    shutil.copy2(course_dir / "gradebook.db", staging / "gradebook.db")
+    with sqlite3.connect(staging / "gradebook.db") as db:  # other learners' grades never reach a private copy
+        for table in STUDENT_TABLES:
+            db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+    nonce = secrets.token_hex(8)
+    releases = {p.stem: nbformat.read(p, as_version=4)
+                for p in (staging / "release" / assignment).glob("*.ipynb")}
+    tests: dict[str, dict[str, tuple[str, str]]] = {}
+    with Gradebook(merge.db_url(staging / "gradebook.db")) as gradebook:
+        for notebook in gradebook.find_assignment(assignment).notebooks:
+            release = {c.metadata["nbgrader"]["grade_id"]: c for c in releases[notebook.name].cells
+                       if tamper.is_test(c)}
+            tests[notebook.name] = {}
+            for cell in notebook.source_cells:
+                if cell.name in release:
+                    cell.source = cell.source.rstrip("\n") + "\n" + evidence.line(cell.name, nonce)
+                    cell.checksum = compute_checksum(nbformat.v4.new_code_cell(
+                        cell.source, metadata={"nbgrader": dict(release[cell.name].metadata["nbgrader"])}))
+                    tests[notebook.name][cell.name] = (cell.source, cell.checksum)
+        gradebook.db.commit()
+    return Stage(staging, nonce, releases, tests)
+
+
+def prepare(folder: Path, staged: Stage) -> list[str]:
+    """Repair each submitted notebook of ``folder`` against the staging gradebook and scan it for kernel hooks;
+    returns the flags."""
+    flags: list[str] = []
+    for name, release in staged.releases.items():
+        path = folder / f"{name}.ipynb"
+        if not path.exists():
+            flags.append(f"{name}.ipynb missing from the submission")
+            continue
+        try:
+            nb = nbformat.read(path, as_version=4)
+        except Exception as exc:  # noqa: BLE001 - a broken file scores 0, flagged, and the batch goes on
+            flags.append(f"{name}.ipynb unreadable ({type(exc).__name__})")
+            path.unlink()
+            continue
+        flags += tamper.scan(nb)
+        flags += tamper.repair(nb, release, staged.tests.get(name, {})).flags
+        nbformat.write(nb, path)
+    return flags
 
 
 def _environment(private: Path) -> dict[str, str]:
@@ -87,15 +153,21 @@ def _environment(private: Path) -> dict[str, str]:
     return env
 
 
-def inspect(folder: Path, max_output_kb: int) -> tuple[list[str], set[str]]:
-    """Flags (errors that show a limit was hit) and graded cells to zero (output too large) in the autograded
-    notebooks of ``folder``; oversized outputs are truncated in place."""
+def inspect(folder: Path, max_output_kb: int, nonce: str | None = None) -> tuple[list[str], set[str]]:
+    """Flags (errors that show a limit was hit, missing evidence, kernel hooks) and graded cells to zero (output
+    too large, no evidence, hooked) in the autograded notebooks of ``folder``; oversized outputs are truncated in
+    place."""
     flags: list[str] = []
     zeroed: set[str] = set()
     limit = max_output_kb * 1024
     for path in sorted(folder.rglob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         changed = False
+        if nonce is not None:
+            found, hooked = tamper.verify(nb, nonce)
+            flags += found
+            zeroed |= hooked
+            changed = bool(hooked)
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
                 continue
@@ -113,6 +185,8 @@ def inspect(folder: Path, max_output_kb: int) -> tuple[list[str], set[str]]:
                 flags.append(f"output of {size // 1024} KB in {name}")
                 if meta.get("grade"):
                     zeroed.add(meta["grade_id"])
+                    tamper.mark_zeroed(cell, f"its output ({size // 1024} KB) is larger than the grader keeps "
+                                             f"({max_output_kb} KB). Print less.")
                 for output in cell.outputs:
                     if "text" in output and len(output.text) > limit:
                         output.text = output.text[:limit] + TRUNCATED
@@ -126,24 +200,29 @@ def inspect(folder: Path, max_output_kb: int) -> tuple[list[str], set[str]]:
     return flags, zeroed
 
 
-def grade_one(assignment: str, student: str, course_dir: Path, staging: Path, batch_dir: Path,
-              settings: Settings) -> Result:
+def grade_one(assignment: str, student: str, course_dir: Path, staged: Stage, batch_dir: Path,
+              settings: Settings, servers: queue.Queue | None = None) -> Result:
     """Autograde one submission in a private course directory, under limits (runs in a worker thread)."""
     started = time.monotonic()
     result = Result(student)
+    server = servers.get() if servers is not None else None
     try:
         private = batch_dir / f"student-{student}"
-        shutil.copytree(staging / "source", private / "source")
+        staging = staged.path
+        # the learners' release, not the instructor's source: no solutions within reach of the learner's code
+        shutil.copytree(staging / "release", private / "source")
         shutil.copy2(staging / "nbgrader_config.py", private / "nbgrader_config.py")
         shutil.copy2(staging / "gradebook.db", private / "gradebook.db")
-        shutil.copytree(course_dir / "submitted" / student / assignment,
-                        private / "submitted" / student / assignment, symlinks=False,
+        submission = private / "submitted" / student / assignment
+        shutil.copytree(course_dir / "submitted" / student / assignment, submission, symlinks=False,
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+        result.flags += prepare(submission, staged)
         env = _environment(private)
         command = [sys.executable, "-m", "nbgrader", "autograde", assignment, "--student", student, "--force",
                    f"--CourseDirectory.root={private}", f"--Execute.timeout={settings.cell_timeout}",
                    "--Execute.raise_on_iopub_timeout=False", "--Execute.interrupt_on_timeout=True"]
-        outcome = sandbox.run(command, private, env, settings.limits, batch_dir / f"log-{student}.txt")
+        outcome = sandbox.run(command, private, env, settings.limits, batch_dir / f"log-{student}.txt", server)
+        result.warnings = [line for line in outcome.log.splitlines() if "WARNING" in line]
         if outcome.killed_for == "wall":
             result.flags.append(f"wall-clock limit ({settings.limits.wall_seconds:g} s)")
         elif outcome.killed_for == "processes":
@@ -159,11 +238,14 @@ def grade_one(assignment: str, student: str, course_dir: Path, staging: Path, ba
             if result.results is None:
                 result.flags.append("no grades recorded")
         if folder.is_dir():
-            flags, result.zeroed = inspect(folder, settings.max_output_kb)
+            flags, result.zeroed = inspect(folder, settings.max_output_kb, staged.nonce)
             result.flags += flags
             result.autograded = folder
     except Exception as exc:  # a broken submission must not fail the batch: it scores 0, flagged
         result.flags.append(f"grader error: {type(exc).__name__}: {exc}")
+    finally:
+        if servers is not None:
+            servers.put(server)
     result.seconds = time.monotonic() - started
     return result
 
@@ -183,13 +265,27 @@ def store(result: Result, assignment: str, course_dir: Path) -> None:
         shutil.rmtree(target, ignore_errors=True)
 
 
-def summary(results: list[Result]) -> str:
-    """A plain-text table: student, score/max, seconds, flags."""
+def summary(results: list[Result], width: int = 100) -> str:
+    """A plain-text table: student, score/max, seconds, flags (cut to ``width`` characters)."""
     rows = [("student", "score", "seconds", "flags")]
-    rows += [(r.student, f"{r.score:g}/{r.max_score:g}", f"{r.seconds:.1f}", "; ".join(r.flags) or "-")
-             for r in sorted(results, key=lambda r: r.student)]
+    for r in sorted(results, key=lambda r: r.student):
+        flags = "; ".join(r.flags) or "-"
+        rows.append((r.student, f"{r.score:g}/{r.max_score:g}", f"{r.seconds:.1f}",
+                     flags if len(flags) <= width else flags[:width - 1] + "…"))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     return "\n".join(f"{a:<{widths[0]}}  {b:>{widths[1]}}  {c:>{widths[2]}}  {d}" for a, b, c, d in rows)
+
+
+def report(results: list[Result], assignment: str) -> str:
+    """The instructor's report: the summary, then every flag and nbgrader warning of each flagged student."""
+    lines = [f"autograde {assignment}: {len(results)} submission(s), "
+             f"{sum(1 for r in results if r.flags)} flagged", "", summary(results, width=60), ""]
+    for r in sorted(results, key=lambda r: r.student):
+        if r.flags:
+            lines.append(f"{r.student} ({r.score:g}/{r.max_score:g}):")
+            lines += [f"  - {flag}" for flag in r.flags]
+            lines += [f"  nbgrader: {w.strip()}" for w in r.warnings if "has changed" in w or "missing" in w.lower()]
+    return "\n".join(lines) + "\n"
 
 
 def autograde(assignment: str, course_dir: Path = GRADER_DIR, jobs: int | None = None,
@@ -201,15 +297,23 @@ def autograde(assignment: str, course_dir: Path = GRADER_DIR, jobs: int | None =
     if not names:
         return []
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(names)))
-    if not merge.has_assignment(course_dir / "gradebook.db", assignment):
+    if not (merge.has_assignment(course_dir / "gradebook.db", assignment)
+            and (course_dir / "release" / assignment).is_dir()):
         generate(assignment, course_dir)
     batch_dir = Path(tempfile.mkdtemp(prefix=f"autograde-{assignment}-"))
     results: list[Result] = []
     pool = ThreadPoolExecutor(max_workers=jobs)
+    servers: queue.Queue | None = None
+    started: list[ForkServer] = []
     try:
-        staging = stage(assignment, course_dir, batch_dir)
+        if settings.fork_server:
+            servers = queue.Queue()
+            for _ in range(jobs):
+                started.append(ForkServer())
+                servers.put(started[-1])
+        staged = stage(assignment, course_dir, batch_dir)
         futures: dict[Future, str] = {
-            pool.submit(grade_one, assignment, s, course_dir, staging, batch_dir, settings): s
+            pool.submit(grade_one, assignment, s, course_dir, staged, batch_dir, settings, servers): s
             for s in names}
         with tqdm(total=len(names), desc=f"autograde {assignment}", unit="submission",
                   disable=not progress, file=sys.stderr) as bar:
@@ -226,5 +330,7 @@ def autograde(assignment: str, course_dir: Path = GRADER_DIR, jobs: int | None =
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        for server in started:
+            server.close()
         shutil.rmtree(batch_dir, ignore_errors=True)
     return results

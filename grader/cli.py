@@ -1,4 +1,4 @@
-"""The instructor's command line: `python -m grader release|collect|autograde ...`."""
+"""The instructor's command line: `python -m grader release|collect|autograde|export ...`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from pathlib import Path
 
 from . import autograde as autograding
 from . import collect as collecting
+from . import export as exporting
+from . import feedback as feedbacking
 from . import release as releasing
 from . import sandbox
 
@@ -18,13 +20,16 @@ Instructor tools for the course (an nbgrader course in grader/).
   release   generate the learners' notebooks (notebooks/) from the instructor sources (grader/source/)
   collect   copy learners' submissions (a folder or an LMS zip) into grader/submitted/
   autograde grade every submission in parallel, each isolated under limits, into grader/gradebook.db
+  export    grades.csv, questions.csv (per student and per question) and a class plot, from the gradebook
+  feedback  an HTML page per learner and notebook: scores, checks' reports, no hidden tests
 """
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m grader", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{release,collect,autograde}")
+    commands = parser.add_subparsers(dest="command", required=True,
+                                     metavar="{release,collect,autograde,export,feedback}")
     release = commands.add_parser("release", help="write the learners' notebooks into notebooks/")
     release.add_argument("assignments", nargs="*", help="which ones (default: all in grader/source/)")
     release.add_argument("--check", action="store_true",
@@ -42,8 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel submissions (default: CPUs)")
     grade.add_argument("--timeout", type=float, default=600,
                        help="wall-clock (and CPU-time) cap per submission, seconds (default 600)")
-    grade.add_argument("--cell-timeout", type=int, default=None,
-                       help="nbgrader's per-cell timeout, seconds (default: min(60, timeout/4))")
+    grade.add_argument("--cell-timeout", type=int, default=autograding.DEFAULT_CELL_TIMEOUT,
+                       help="nbgrader's per-cell timeout, seconds: a cell still running is interrupted and scores 0 "
+                            f"(default {autograding.DEFAULT_CELL_TIMEOUT})")
     grade.add_argument("--memory", type=int, default=2048, help="address-space limit per submission, MB")
     grade.add_argument("--processes", type=int, default=128, help="process limit per submission")
     grade.add_argument("--max-output-kb", type=int, default=256,
@@ -51,6 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--student", action="append", help="only these students (repeat)")
     grade.add_argument("--no-progress", action="store_true", help="no progress bar")
     grade.add_argument("--course-dir", type=Path, default=releasing.GRADER_DIR, help=argparse.SUPPRESS)
+    export = commands.add_parser("export", help="grades and per-question results (CSV) and a class plot",
+                                 description=exporting.__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    exporting.add_arguments(export)
+    feedback = commands.add_parser("feedback", help="feedback HTML per learner, without the hidden tests",
+                                   description=feedbacking.__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    feedbacking.add_arguments(feedback)
     return parser
 
 
@@ -72,8 +86,7 @@ def run_autograde(args: argparse.Namespace) -> int:
         return 2
     limits = sandbox.Limits(wall_seconds=args.timeout, cpu_seconds=int(args.timeout), memory_mb=args.memory,
                             processes=args.processes)
-    cell_timeout = args.cell_timeout or max(1, int(min(60, args.timeout / 4)))
-    settings = autograding.Settings(limits, cell_timeout, args.max_output_kb)
+    settings = autograding.Settings(limits, args.cell_timeout, args.max_output_kb)
     try:
         results = autograding.autograde(args.assignment, args.course_dir, args.jobs, settings, args.student,
                                         progress=not args.no_progress)
@@ -84,6 +97,11 @@ def run_autograde(args: argparse.Namespace) -> int:
         print(f"no submission of {args.assignment} in {args.course_dir / 'submitted'}", file=sys.stderr)
         return 1
     print(autograding.summary(results))
+    reports = args.course_dir / "reports"
+    reports.mkdir(exist_ok=True)
+    written = reports / f"{args.assignment}-autograde.txt"
+    written.write_text(autograding.report(results, args.assignment))
+    print(f"report (every flag, for each flagged student): {written}")
     return 0
 
 
@@ -93,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_collect(args)
     if args.command == "autograde":
         return run_autograde(args)
+    if args.command == "export":
+        return exporting.run(args)
+    if args.command == "feedback":
+        return feedbacking.run(args)
     if args.check:
         problems = releasing.stale()
         for problem in problems:

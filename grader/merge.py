@@ -6,9 +6,11 @@ a crash loses at most the student being merged. Re-merging overwrites that stude
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
+from sqlalchemy.exc import SAWarning
 
 
 def db_url(path: Path) -> str:
@@ -42,7 +44,9 @@ def merge(main_db: Path, assignment: str, student: str, results: dict[tuple[str,
         try:
             submission = gradebook.find_submission(assignment, student)
         except MissingEntry:
-            submission = gradebook.add_submission(assignment, student)
+            with warnings.catch_warnings():  # nbgrader's add_submission trips SQLAlchemy's autoflush warnings
+                warnings.simplefilter("ignore", SAWarning)
+                submission = gradebook.add_submission(assignment, student)
         for notebook in submission.notebooks:
             notebook.flagged = flagged
             for grade in notebook.grades:

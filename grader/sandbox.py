@@ -4,8 +4,9 @@ Limits set in the child before ``exec``: CPU time (RLIMIT_CPU), address space (R
 (RLIMIT_FSIZE), no core dumps, and, for an ordinary user, RLIMIT_NPROC relative to the user's current count of
 processes. The parent enforces the wall clock and, every ``POLL`` seconds, the number of processes of the run.
 
-Which processes belong to a run: its process tree, plus every process whose environment holds the run's token
-(``GRADER_SANDBOX``; Jupyter starts kernels in a session of their own, and a fork bomb's orphans leave the tree).
+Which processes belong to a run: its process tree (counted every ``POLL``), plus every process whose environment
+holds the run's token (``GRADER_SANDBOX``; looked for every second and when killing: a fork bomb's orphans leave the
+tree).
 Root ignores RLIMIT_NPROC, and a sandbox uid is not usable here (the interpreter lives under /root, mode 700), so
 for root the process count is enforced by that watchdog: a burst faster than ``POLL`` can overshoot before the kill.
 """
@@ -20,10 +21,15 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .forkserver import ForkServer
 
 TOKEN = "GRADER_SANDBOX"
 POLL = 0.1
-_running: dict[int, tuple[subprocess.Popen, str]] = {}
+TOKEN_SCAN_EVERY = 10  # polls: the process tree is counted every POLL, processes that left it every second
+_running: dict[int, str] = {}
 _lock = threading.Lock()
 
 
@@ -67,20 +73,31 @@ def processes_of_user(uid: int) -> int:
     return sum(1 for pid in _pids() if _proc_status(pid).get("Uid", "").split()[:1] == [str(uid)])
 
 
-def members(root: int, token: str) -> set[int]:
-    """The run's processes: ``root``'s process tree and every process whose environment holds ``token``."""
+def _parent(pid: str) -> int | None:
+    """The parent pid, from /proc/PID/stat (one short read; the name field may hold spaces or parentheses)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return int(stat.read().rsplit(b")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def members(root: int, token: str, by_token: bool = True) -> set[int]:
+    """The run's processes: ``root``'s process tree and (``by_token``) every process whose environment holds
+    ``token`` — the slower part of the scan, which catches processes that left the tree."""
     children: dict[int, list[int]] = {}
     found: set[int] = set()
     marker = f"{TOKEN}={token}".encode()
     for pid in _pids():
-        ppid = _proc_status(pid).get("PPid", "").strip()
-        if ppid.isdigit():
-            children.setdefault(int(ppid), []).append(int(pid))
-        try:
-            if marker in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
-                found.add(int(pid))
-        except OSError:
-            pass
+        ppid = _parent(pid)
+        if ppid is not None:
+            children.setdefault(ppid, []).append(int(pid))
+        if by_token:
+            try:
+                if marker in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                    found.add(int(pid))
+            except OSError:
+                pass
     todo = [root]
     while todo:
         for child in children.get(todo.pop(), []):
@@ -90,71 +107,99 @@ def members(root: int, token: str) -> set[int]:
     return found
 
 
-def kill_run(proc: subprocess.Popen, token: str) -> None:
+def kill_run(pid: int, token: str) -> None:
     """SIGKILL the run's process group and all its processes; repeat until none is left (a fork bomb may still be
     forking while we kill)."""
     try:
-        os.killpg(proc.pid, 9)
+        os.killpg(pid, 9)
     except (ProcessLookupError, PermissionError):
         pass
     for _ in range(100):
-        left = members(proc.pid, token) - {proc.pid}
+        left = members(pid, token) - {pid}
         if not left:
             return
-        for pid in left:
+        for other in left:
             try:
-                os.kill(pid, 9)
+                os.kill(other, 9)
             except (ProcessLookupError, PermissionError):
                 pass
         time.sleep(0.02)
 
 
-def _preexec(limits: Limits, nproc: int | None) -> None:
-    """In the child, before exec: a new session and the limits."""
-    os.setsid()
-    cpu = max(1, int(limits.cpu_seconds))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
-    memory = limits.memory_mb * 2**20
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    size = limits.file_mb * 2**20
-    resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    if nproc is not None:
-        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
-
-
-def run(command: list[str], cwd: Path, env: dict[str, str], limits: Limits, log_file: Path) -> Outcome:
-    """Run ``command`` under ``limits``, its output to ``log_file``; everything it started is killed at the end."""
+def limit_spec(limits: Limits) -> dict:
+    """The limits a child sets on itself (JSON-able: it crosses the fork server's pipe)."""
     nproc = None if os.geteuid() == 0 else processes_of_user(os.getuid()) + limits.processes
+    return {"cpu": max(1, int(limits.cpu_seconds)), "memory": limits.memory_mb * 2**20,
+            "file": limits.file_mb * 2**20, "nproc": nproc}
+
+
+def apply_limits(spec: dict) -> None:
+    """In the child: the limits of :func:`limit_spec`, no core dumps."""
+    resource.setrlimit(resource.RLIMIT_CPU, (spec["cpu"], spec["cpu"] + 5))
+    resource.setrlimit(resource.RLIMIT_AS, (spec["memory"], spec["memory"]))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (spec["file"], spec["file"]))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if spec["nproc"] is not None:
+        resource.setrlimit(resource.RLIMIT_NPROC, (spec["nproc"], spec["nproc"]))
+
+
+def _preexec(spec: dict) -> None:
+    """In a child started with subprocess, before exec: a new session and the limits."""
+    os.setsid()
+    apply_limits(spec)
+
+
+def run(command: list[str], cwd: Path, env: dict[str, str], limits: Limits, log_file: Path,
+        server: ForkServer | None = None) -> Outcome:
+    """Run ``command`` under ``limits``, its output to ``log_file``; everything it started is killed at the end.
+    With a fork ``server`` (``[python, "-m" | "-c", ...]`` only), the server forks it instead of an exec."""
+    spec = limit_spec(limits)
     token = secrets.token_hex(8)
+    env = {**env, TOKEN: token}
     started = time.monotonic()
     reason = None
-    with open(log_file, "wb") as log:
-        proc = subprocess.Popen(command, cwd=cwd, env={**env, TOKEN: token}, stdin=subprocess.DEVNULL,
-                                stdout=log, stderr=subprocess.STDOUT, preexec_fn=lambda: _preexec(limits, nproc))
+    returncode: int | None = None
+    if server is not None:
+        log_file.touch()
+        pid = server.start(command, cwd, env, log_file, spec)
+        started = time.monotonic()  # not counting the wait for a server still warming up
+        proc = None
+    else:
+        with open(log_file, "wb") as log:
+            proc = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                    stderr=subprocess.STDOUT, preexec_fn=lambda: _preexec(spec))
+        pid = proc.pid
+    with _lock:
+        _running[pid] = token
+    tick = 0
+    try:
+        while returncode is None:
+            if time.monotonic() - started > limits.wall_seconds:
+                reason = "wall"
+                break
+            tick += 1
+            if len(members(pid, token, by_token=tick % TOKEN_SCAN_EVERY == 0)) > limits.processes:
+                reason = "processes"
+                break
+            if proc is not None:
+                returncode = proc.poll()
+                if returncode is None:
+                    time.sleep(POLL)
+            else:
+                returncode = server.poll(POLL)
+    finally:
+        kill_run(pid, token)
+        if returncode is None:
+            returncode = proc.wait() if proc is not None else server.poll(None)
         with _lock:
-            _running[proc.pid] = (proc, token)
-        try:
-            while proc.poll() is None:
-                if time.monotonic() - started > limits.wall_seconds:
-                    reason = "wall"
-                    break
-                if len(members(proc.pid, token)) > limits.processes:
-                    reason = "processes"
-                    break
-                time.sleep(POLL)
-        finally:
-            kill_run(proc, token)
-            proc.wait()
-            with _lock:
-                _running.pop(proc.pid, None)
+            _running.pop(pid, None)
     text = log_file.read_bytes()[-20000:].decode("utf-8", "replace")
-    return Outcome(proc.returncode, reason, time.monotonic() - started, text)
+    return Outcome(returncode, reason, time.monotonic() - started, text)
 
 
 def kill_all() -> None:
     """Kill every run in progress (on Ctrl-C)."""
     with _lock:
-        running = list(_running.values())
-    for proc, token in running:
-        kill_run(proc, token)
+        running = list(_running.items())
+    for pid, token in running:
+        kill_run(pid, token)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -34,6 +35,17 @@ def execute(path: Path, allow_errors: bool, workdir: Path | None = None) -> nbfo
                                      resources={"metadata": {"path": str(workdir or path.parent)}})
     client.execute()
     return nb
+
+
+def course_with_solutions(root: Path, assignment: str) -> tuple[Path, Path]:
+    """A real nbgrader course directory under ``root`` holding ``assignment`` (generated) and the instructor's
+    notebook submitted by student "solutions"; returns (course dir, learners' release folder)."""
+    course = root
+    shutil.copytree(SOURCE / assignment, course / "source" / assignment)
+    shutil.copy2(release.GRADER_DIR / "nbgrader_config.py", course / "nbgrader_config.py")
+    released = release.generate(assignment, course)
+    shutil.copytree(SOURCE / assignment, course / "submitted" / "solutions" / assignment)
+    return course, released
 
 
 def grading(cell: nbformat.NotebookNode) -> dict:

@@ -13,7 +13,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 from grader import autograde, cli, release, sandbox
-from tests.notebooks import SOURCE
+from tests.notebooks import SOURCE, course_with_solutions
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -30,32 +30,70 @@ HOSTILE = {
     "ignores-interrupt": "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass\n",
 }
 FLOOD = '    print(("x" * 999 + "\\n") * 1300)  # 1.3 MB per call, 4 calls\n'
+WRONG = "def handler(event, context):\n    return {}\n"  # fails test-00-1: what each tampering below hides
+BLANK_LATER_CELLS = "get_ipython().input_transformers_cleanup.append(lambda lines: [])\n"
+PATCH_CHECKER = "import course\ncourse.check_equal = lambda *args, **kwargs: None\n"
+
+
+def _test_cell(nb):
+    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == ATTACKED)
+
+
+def _delete(nb):
+    nb.cells.remove(_test_cell(nb))
+
+
+def _edit(nb):
+    _test_cell(nb).source = "pass"
+
+
+def _strip(nb):
+    del _test_cell(nb).metadata["nbgrader"]
+
+
+TAMPERED = {  # student: (code put first in ex-00-1, change to the notebook)
+    "input-transformer": (WRONG + BLANK_LATER_CELLS, None),
+    "deleted-test-cell": (WRONG, _delete),
+    "edited-test-cell": (WRONG, _edit),
+    "stripped-test-cell": (WRONG, _strip),
+    "patched-checker": (WRONG + PATCH_CHECKER, None),
+}
 SETTINGS = autograde.Settings(sandbox.Limits(wall_seconds=40, cpu_seconds=40, memory_mb=1024, processes=64),
                               cell_timeout=8)
 
 
-def _write_variant(course: Path, student: str, edit) -> None:
+def _write_variant(course: Path, student: str, edit, change_notebook=None) -> None:
+    """A submission made from the learners' release with the instructor's solutions put in, then ``edit`` applied
+    to exercise ex-00-1's source and ``change_notebook`` to the notebook."""
     folder = course / "submitted" / student / ASSIGNMENT
-    shutil.copytree(SOURCE / ASSIGNMENT, folder)
+    shutil.copytree(course / "release" / ASSIGNMENT, folder)
     path = folder / f"{ASSIGNMENT}.ipynb"
     nb = nbformat.read(path, as_version=4)
-    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "ex-00-1")
-    cell.source = edit(cell.source)
+    solutions = {c.metadata["nbgrader"]["grade_id"]: c.source for c in
+                 nbformat.read(SOURCE / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4).cells
+                 if c.metadata.get("nbgrader", {}).get("solution")}
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in solutions:
+            cell.source = solutions[grade_id]
+        if grade_id == "ex-00-1":
+            cell.source = edit(cell.source)
+    if change_notebook:
+        change_notebook(nb)
     nbformat.write(nb, path)
 
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory) -> Path:
-    course = tmp_path_factory.mktemp("course")
-    shutil.copytree(SOURCE / ASSIGNMENT, course / "source" / ASSIGNMENT)
-    shutil.copy2(release.GRADER_DIR / "nbgrader_config.py", course / "nbgrader_config.py")
-    released = release.generate(ASSIGNMENT, course)
-    shutil.copytree(SOURCE / ASSIGNMENT, course / "submitted" / "solutions" / ASSIGNMENT)
+    course, released = course_with_solutions(tmp_path_factory.mktemp("course"), ASSIGNMENT)
     shutil.copytree(released, course / "submitted" / "blank" / ASSIGNMENT)
     for student, code in HOSTILE.items():
         _write_variant(course, student, lambda source, code=code: code + source)
     _write_variant(course, "output-flood", lambda source: source.replace(
         "def handler(event, context):\n", "def handler(event, context):\n" + FLOOD, 1))
+    _write_variant(course, "released-solutions", lambda source: source)
+    for student, (code, change) in TAMPERED.items():
+        _write_variant(course, student, lambda source, code=code: source + "\n" + code, change)
     return course
 
 
@@ -80,7 +118,8 @@ def _flagged(course: Path, student: str) -> bool:
 
 def test_batch_completes_with_every_student(course, first_run) -> None:
     results, seconds = first_run
-    assert sorted(r.student for r in results) == sorted(["solutions", "blank", "output-flood", *HOSTILE])
+    assert sorted(r.student for r in results) == sorted(["solutions", "released-solutions", "blank",
+                                                          "output-flood", *HOSTILE, *TAMPERED])
     assert seconds < 150
 
 
@@ -94,7 +133,15 @@ def test_solutions_full_marks_blank_zero(course, first_run) -> None:
     assert len(blank) == 4 and not any(blank.values())
 
 
-@pytest.mark.parametrize("student", [*HOSTILE, "output-flood"])
+def test_released_solutions_full_marks_no_warning(course, first_run) -> None:
+    """The learners' notebook with the right answers: full marks, no flag, and no "checksum has changed" warning
+    from nbgrader for the test cells with hidden tests (the grader puts the gradebook's copy in place first)."""
+    result = next(r for r in first_run[0] if r.student == "released-solutions")
+    assert (result.score, result.max_score, result.flags) == (6, 6, [])
+    assert not [w for w in result.warnings if "has changed" in w], result.warnings
+
+
+@pytest.mark.parametrize("student", [*HOSTILE, "output-flood", *TAMPERED])
 def test_hostile_scores_zero_on_attacked_cells_and_is_flagged(course, first_run, student) -> None:
     result = next(r for r in first_run[0] if r.student == student)
     grades = _grades(course, student)
@@ -113,6 +160,51 @@ def test_limits_are_named_in_the_flags(course, first_run) -> None:
     assert "process limit" in flags["fork-bomb"]
     assert "memory limit in ex-00-1" in flags["memory-hog"]
     assert f"in {ATTACKED}" in flags["output-flood"]
+
+
+def test_tampering_is_named_in_the_flags(course, first_run) -> None:
+    flags = {r.student: " | ".join(r.flags) for r in first_run[0]}
+    assert "input transformer in ex-00-1" in flags["input-transformer"]
+    assert f"no evidence that {ATTACKED} ran" in flags["input-transformer"]
+    assert not any(_grades(course, "input-transformer").values()), "every later test cell was blanked: all 0"
+    assert f"test cell {ATTACKED} was deleted (re-added)" in flags["deleted-test-cell"]
+    assert f"test cell {ATTACKED} was edited (restored)" in flags["edited-test-cell"]
+    assert f"test cell {ATTACKED} had its nbgrader metadata stripped (restored)" in flags["stripped-test-cell"]
+    assert "patched checker in ex-00-1" in flags["patched-checker"]
+    assert "course.check_equal replaced" in flags["patched-checker"]
+    for student in ("deleted-test-cell", "edited-test-cell", "stripped-test-cell"):
+        grades = _grades(course, student)
+        assert sum(grades.values()) == 4, (student, grades)  # only the attacked cell lost its points
+        assert not [w for w in next(r for r in first_run[0] if r.student == student).warnings
+                    if "checksum" in w], "restored before nbgrader saw it: no checksum warning"
+
+
+def test_zeroed_cells_say_why_for_feedback(course, first_run) -> None:
+    for student, says in (("input-transformer", "did not run to its end"), ("output-flood", "larger than"),
+                          ("patched-checker", "course.check_equal replaced")):
+        nb = nbformat.read(course / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+        reasons = [c.metadata.get("grader", {}).get("zeroed", "") for c in nb.cells]
+        assert any(says in reason for reason in reasons), (student, reasons)
+
+
+def test_restored_cells_are_marked_for_feedback(course, first_run) -> None:
+    for student, how in (("deleted-test-cell", "deleted"), ("edited-test-cell", "edited"),
+                         ("stripped-test-cell", "metadata")):
+        nb = nbformat.read(course / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+        assert _test_cell(nb).metadata["grader"]["restored"] == how
+
+
+def test_plain_nbgrader_is_fooled_by_the_input_transformer(course, first_run, tmp_path) -> None:
+    """Why the evidence exists: nbgrader alone gives the input-transformer submission full marks."""
+    plain = tmp_path / "plain"
+    shutil.copytree(course / "source", plain / "source")
+    shutil.copy2(course / "nbgrader_config.py", plain / "nbgrader_config.py")
+    shutil.copytree(course / "submitted" / "input-transformer", plain / "submitted" / "input-transformer")
+    release.generate(ASSIGNMENT, plain)
+    done = release.nbgrader(["autograde", ASSIGNMENT, "--student", "input-transformer"], plain)
+    assert done.returncode == 0, done.stderr
+    with Gradebook(f"sqlite:///{plain / 'gradebook.db'}") as gradebook:
+        assert gradebook.find_submission(ASSIGNMENT, "input-transformer").score == 6
 
 
 def test_unattacked_cells_still_score(course, first_run) -> None:
@@ -144,6 +236,9 @@ def test_rerun_is_idempotent(course, first_run) -> None:
               "--student", "solutions", "--student", "memory-hog", "--student", "output-flood"])
     after = {student: _grades(course, student) for student in before}
     assert after == before
+    report = (course / "reports" / f"{ASSIGNMENT}-autograde.txt").read_text()
+    assert "3 submission(s), 2 flagged" in report
+    assert "memory-hog (4/6):\n  - memory limit in ex-00-1" in report and "solutions (6/6):" not in report
 
 
 def test_interrupt_midway_keeps_merged_grades(course, first_run, monkeypatch) -> None:
@@ -152,7 +247,7 @@ def test_interrupt_midway_keeps_merged_grades(course, first_run, monkeypatch) ->
         if student == "solutions":
             raise KeyboardInterrupt
         return autograde.Result(student, flags=["fake"])
-    monkeypatch.setattr(autograde, "stage", lambda assignment, course_dir, batch_dir: batch_dir)
+    monkeypatch.setattr(autograde, "stage", lambda assignment, course_dir, batch_dir, server=None: batch_dir)
     monkeypatch.setattr(autograde, "grade_one", fake_grade)
     with pytest.raises(KeyboardInterrupt):
         autograde.autograde(ASSIGNMENT, course, jobs=1, settings=SETTINGS, only=["blank", "solutions"],

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from grader import sandbox
+from grader.forkserver import ForkServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 
@@ -26,9 +27,21 @@ def _left() -> list[str]:
     return [pid for pid in sandbox._pids() if sandbox.TOKEN.encode() in environ(pid)]
 
 
-def _run(tmp_path: Path, code: str) -> sandbox.Outcome:
+@pytest.fixture(scope="module", params=["exec", "fork-server"])
+def server(request):
+    """Each limit is checked twice: for a command started with exec, and for one forked by the warm server."""
+    if request.param == "exec":
+        yield None
+        return
+    started = ForkServer()
+    started.wait_ready()
+    yield started
+    started.close()
+
+
+def _run(tmp_path: Path, code: str, server=None) -> sandbox.Outcome:
     return sandbox.run([sys.executable, "-c", code], tmp_path, {"PATH": "/usr/bin:/bin"}, LIMITS,
-                       tmp_path / "log.txt")
+                       tmp_path / "log.txt", server)
 
 
 @pytest.mark.parametrize("code, returncode, killed_for, says", [
@@ -38,9 +51,17 @@ def _run(tmp_path: Path, code: str) -> sandbox.Outcome:
     ("import time; time.sleep(60)", -signal.SIGKILL, "wall", ""),
     (ESCAPE, -signal.SIGKILL, "wall", ""),
 ], ids=["cpu", "memory", "processes", "wall", "escaped-session"])
-def test_limit_stops_the_run_and_nothing_survives(tmp_path, code, returncode, killed_for, says) -> None:
-    outcome = _run(tmp_path, code)
+def test_limit_stops_the_run_and_nothing_survives(tmp_path, server, code, returncode, killed_for, says) -> None:
+    outcome = _run(tmp_path, code, server)
     assert (outcome.returncode, outcome.killed_for) == (returncode, killed_for), outcome.log
     assert says in outcome.log
     assert outcome.seconds < LIMITS.wall_seconds + 3
     assert not _left()
+
+
+def test_fork_server_runs_a_module_with_its_environment_and_exit_code(tmp_path, server) -> None:
+    code = "import os, sys; print(os.environ['ONLY'], os.getcwd(), sys.argv[1:]); sys.exit(3)"
+    outcome = sandbox.run([sys.executable, "-c", code, "a", "b"], tmp_path, {"ONLY": "this"}, LIMITS,
+                          tmp_path / "log.txt", server)
+    assert outcome.returncode == 3, outcome.log
+    assert f"this {tmp_path} ['a', 'b']" in outcome.log
