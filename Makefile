@@ -6,6 +6,7 @@
 #   make lint         run the linter only
 #   make bench        run the emulator's benchmark, then the grader's (make bench-grader: the grader's only)
 #   make lab          open JupyterLab on the welcome notebook
+#   make release | autograde A=<assignment> | feedback A=<assignment> | export   the instructor's steps (grader/README.md)
 #   make clean        remove caches and build artifacts (make distclean also removes .venv)
 
 PYTHON ?= python3
@@ -13,7 +14,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv system-deps test test-browser lint bench bench-grader lab clean distclean
+.PHONY: venv system-deps test test-browser lint bench bench-grader lab release autograde feedback export clean distclean
 
 venv: $(STAMP)
 
@@ -53,6 +54,18 @@ bench: venv
 
 bench-grader: venv
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m grader.bench
+
+GRADER := PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m grader
+
+release: venv
+	$(GRADER) release
+
+autograde feedback: venv
+	@test -n "$(A)" || { echo "usage: make $@ A=<assignment>   (one of: $$(ls grader/source | tr '\n' ' '))"; exit 2; }
+	$(GRADER) $@ $(A)
+
+export: venv
+	$(GRADER) export
 
 lab: venv
 	$(BIN)/jupyter lab --ip=127.0.0.1 $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) \

@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     collect.add_argument("assignment")
     collect.add_argument("source", type=Path, help="a folder or a .zip of submissions")
-    collect.add_argument("--course-dir", type=Path, default=releasing.GRADER_DIR, help=argparse.SUPPRESS)
+    collect.add_argument("--course-dir", type=releasing.absolute, default=releasing.GRADER_DIR, help=argparse.SUPPRESS)
     grade = commands.add_parser("autograde", help="grade all submissions, in parallel and isolated",
                                 description=autograding.__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a graded cell with more output than this scores 0 (default 256)")
     grade.add_argument("--student", action="append", help="only these students (repeat)")
     grade.add_argument("--no-progress", action="store_true", help="no progress bar")
-    grade.add_argument("--course-dir", type=Path, default=releasing.GRADER_DIR, help=argparse.SUPPRESS)
+    grade.add_argument("--course-dir", type=releasing.absolute, default=releasing.GRADER_DIR, help=argparse.SUPPRESS)
     export = commands.add_parser("export", help="grades and per-question results (CSV) and a class plot",
                                  description=exporting.__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -305,7 +305,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("assignments", nargs="*", help="which ones (default: all in the gradebook)")
     parser.add_argument("--output", type=Path, default=None, help="folder to write into (default: grader/)")
     parser.add_argument("--no-plot", action="store_true", help="no questions.png (CSV files only)")
-    parser.add_argument("--course-dir", type=Path, default=releasing.GRADER_DIR, help=argparse.SUPPRESS)
+    parser.add_argument("--course-dir", type=releasing.absolute, default=releasing.GRADER_DIR, help=argparse.SUPPRESS)
 
 
 def run(args: argparse.Namespace) -> int:

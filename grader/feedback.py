@@ -33,7 +33,7 @@ from nbformat import NotebookNode
 from traitlets import Bool
 
 from . import evidence
-from .release import GRADER_DIR, nbgrader
+from .release import GRADER_DIR, absolute, nbgrader
 
 BEGIN_HIDDEN, END_HIDDEN = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"  # nbgrader's ClearHiddenTests delimiters
 EVIDENCE_SUFFIX, EVIDENCE_MIME = evidence.MARK, evidence.MIME  # the line the grader appends, its output's type
@@ -256,7 +256,7 @@ def feedback(assignment: str, course_dir: Path = GRADER_DIR, students: list[str]
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("assignment")
     parser.add_argument("--student", action="append", help="only these students (repeat)")
-    parser.add_argument("--course-dir", type=Path, default=GRADER_DIR, help=argparse.SUPPRESS)
+    parser.add_argument("--course-dir", type=absolute, default=GRADER_DIR, help=argparse.SUPPRESS)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -48,6 +49,7 @@ def _child(job: dict) -> None:
         from .sandbox import apply_limits
 
         os.setsid()
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # the server ignores Ctrl-C; a job must not
         apply_limits(job["limits"])
         log = os.open(job["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         null = os.open(os.devnull, os.O_RDONLY)
@@ -101,6 +103,7 @@ def serve(jobs: IO[str], answers: IO[str]) -> None:
 
     import gc
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the instructor's terminal is the parent's to handle
     for name in PRELOAD:
         importlib.import_module(name)
     gc.freeze()  # the children share the preloaded objects instead of copying the pages a collection touches
@@ -122,11 +125,14 @@ class ForkServer:
     """The parent's handle on one server process (one job at a time; use one per worker thread)."""
 
     def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._spawn()
+
+    def _spawn(self) -> None:
         self.process = subprocess.Popen([sys.executable, "-m", "grader.forkserver"], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, text=True, bufsize=1,
                                         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
         self._ready = False
-        self._lock = threading.Lock()
 
     def _answer(self, timeout: float | None = None) -> dict | None:
         """The next answer line; None when ``timeout`` passes first."""
@@ -148,6 +154,8 @@ class ForkServer:
     def start(self, argv: list[str], cwd: Path, env: dict[str, str], log: Path, limits: dict) -> int:
         """Start ``argv`` (``[python, "-m" | "-c", ...]``) in a forked child; returns its pid."""
         with self._lock:
+            if self.process.poll() is not None:  # it died (killed, out of memory...): a new one takes over
+                self._spawn()
             if not self._ready:
                 self._ready = bool(self._answer())
             job = {"argv": argv, "cwd": str(cwd), "env": env, "log": str(log), "limits": limits}

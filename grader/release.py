@@ -56,9 +56,15 @@ def assignments(source_dir: Path = SOURCE_DIR) -> list[str]:
     return sorted(p.name for p in source_dir.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
 
 
+def absolute(path: str | Path) -> Path:
+    """A course directory given on the command line, made absolute (nbgrader runs with it as its working dir)."""
+    return Path(path).resolve()
+
+
 def nbgrader(args: list[str], course_dir: Path) -> subprocess.CompletedProcess:
     """Run nbgrader with this environment's bin/ on PATH (it calls `alembic` by name)."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    course_dir = absolute(course_dir)
     return subprocess.run([sys.executable, "-m", "nbgrader", *args, "--CourseDirectory.root=" + str(course_dir)],
                           cwd=course_dir, env=env, capture_output=True, text=True)
 

@@ -143,3 +143,4 @@ def test_serve_prints_its_addresses_answers_curl_and_stops_on_sigint(tmp_path, c
     finally:
         serve.kill()
 
+

@@ -65,3 +65,16 @@ def test_fork_server_runs_a_module_with_its_environment_and_exit_code(tmp_path, 
                           tmp_path / "log.txt", server)
     assert outcome.returncode == 3, outcome.log
     assert f"this {tmp_path} ['a', 'b']" in outcome.log
+
+
+def test_a_dead_fork_server_is_replaced(tmp_path) -> None:
+    started = ForkServer()
+    try:
+        started.wait_ready()
+        started.process.kill()
+        started.process.wait()
+        outcome = sandbox.run([sys.executable, "-c", "print('still grading')"], tmp_path, {}, LIMITS,
+                              tmp_path / "log.txt", started)
+        assert (outcome.returncode, outcome.killed_for) == (0, None) and "still grading" in outcome.log
+    finally:
+        started.close()
