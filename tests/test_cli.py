@@ -142,5 +142,3 @@ def test_serve_prints_its_addresses_answers_curl_and_stops_on_sigint(tmp_path, c
         assert wait_gone([body["pid"]]) == [], "the runtime outlived `serve`"
     finally:
         serve.kill()
-
-
