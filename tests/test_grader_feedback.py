@@ -283,6 +283,16 @@ def test_redact_hand_made_notebook() -> None:
     assert learner.outputs[0].traceback == ["NameError: name 'x' is not defined", feedback.HIDDEN_LINE]
 
 
+def test_a_cell_the_grader_scored_0_says_why() -> None:
+    nb = _hand_made()
+    nb.cells[2].metadata["grader"]["zeroed"] = "this test did not run to its end, although it showed no error."
+    nb, _ = feedback.Redact().preprocess(nb, {})
+    index = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "Scored 0" in c.source)
+    assert nb.cells[index].source == ("**Scored 0 by the grader:** this test did not run to its end, although it "
+                                      "showed no error.")
+    assert nb.cells[index + 1].metadata["nbgrader"]["grade_id"] == "t-1"
+
+
 def test_split_source_markers_and_evidence() -> None:
     source = "a = 1\n### BEGIN HIDDEN TESTS\nassert a\n### END HIDDEN TESTS\nb = 2\nemit()  # grader evidence"
     assert feedback.split_source(source) == ("a = 1\nb = 2", {2: "### BEGIN HIDDEN TESTS", 3: "assert a",
