@@ -200,6 +200,66 @@ def inspect(folder: Path, max_output_kb: int, nonce: str | None = None) -> tuple
     return flags, zeroed
 
 
+STOPPED = ('raise RuntimeError("The grader stopped this cell: it was still running when the time limit was reached. '
+           'The rest of the notebook was graded without it.")')
+
+
+def _run(assignment: str, student: str, private: Path, settings: Settings, server: ForkServer | None,
+         log: Path) -> tuple[sandbox.Outcome, list[str]]:
+    """``nbgrader autograde`` of one student in ``private``, under the limits; the flags for a limit it hit."""
+    command = [sys.executable, "-m", "nbgrader", "autograde", assignment, "--student", student, "--force",
+               f"--CourseDirectory.root={private}", f"--Execute.timeout={settings.cell_timeout}",
+               "--Execute.raise_on_iopub_timeout=False", "--Execute.interrupt_on_timeout=True",
+               f"--Execute.ipython_hist_file={history_file(private)}"]  # nbclient's default keeps it in memory
+    outcome = sandbox.run(command, private, _environment(private), settings.limits, log, server)
+    flags = []
+    if outcome.killed_for == "wall":
+        flags.append(f"wall-clock limit ({settings.limits.wall_seconds:g} s)")
+    elif outcome.killed_for == "processes":
+        flags.append(f"process limit ({settings.limits.processes})")
+    elif outcome.returncode == -signal.SIGXCPU:
+        flags.append(f"CPU-time limit ({settings.limits.cpu_seconds} s)")
+    elif outcome.returncode != 0:
+        last = [line for line in outcome.log.splitlines() if line.strip()][-1:] or [""]
+        flags.append(f"nbgrader failed (exit {outcome.returncode}): {last[0][:120]}")
+    return outcome, flags
+
+
+def history_file(private: Path) -> Path:
+    """Where the kernel of a run keeps IPython's input history (each cell's text as it starts)."""
+    return private / "home" / "history.sqlite"
+
+
+def running_cell(private: Path) -> str | None:
+    """The text of the last cell the kernel started, from the run's IPython history."""
+    history = history_file(private)
+    if not history.exists():
+        return None
+    try:
+        with sqlite3.connect(f"file:{history}?mode=ro", uri=True) as db:
+            row = db.execute("SELECT source_raw FROM history ORDER BY session DESC, line DESC LIMIT 1").fetchone()
+    except sqlite3.Error:
+        return None
+    return row[0] if row else None
+
+
+def stop_running_cell(private: Path, submission: Path) -> str | None:
+    """Replace the learner's cell that was running when the run was stopped by a raise (never a locked cell: the
+    grader's own cells are restored anyway); returns its name, or None when it is not found."""
+    running = running_cell(private)
+    if not running or not running.strip():
+        return None
+    for path in sorted(submission.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        for index, cell in enumerate(nb.cells):
+            meta = cell.metadata.get("nbgrader", {})
+            if cell.cell_type == "code" and not meta.get("locked") and cell.source.strip() == running.strip():
+                cell.source = STOPPED
+                nbformat.write(nb, path)
+                return meta.get("grade_id") or f"cell {index + 1}"
+    return None
+
+
 def grade_one(assignment: str, student: str, course_dir: Path, staged: Stage, batch_dir: Path,
               settings: Settings, servers: queue.Queue | None = None) -> Result:
     """Autograde one submission in a private course directory, under limits (runs in a worker thread)."""
@@ -217,27 +277,26 @@ def grade_one(assignment: str, student: str, course_dir: Path, staged: Stage, ba
         shutil.copytree(course_dir / "submitted" / student / assignment, submission, symlinks=False,
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
         result.flags += prepare(submission, staged)
-        env = _environment(private)
-        command = [sys.executable, "-m", "nbgrader", "autograde", assignment, "--student", student, "--force",
-                   f"--CourseDirectory.root={private}", f"--Execute.timeout={settings.cell_timeout}",
-                   "--Execute.raise_on_iopub_timeout=False", "--Execute.interrupt_on_timeout=True"]
-        outcome = sandbox.run(command, private, env, settings.limits, batch_dir / f"log-{student}.txt", server)
+        outcome, flags = _run(assignment, student, private, settings, server, batch_dir / f"log-{student}.txt")
+        result.flags += flags
+        if outcome.killed_for == "wall" or outcome.returncode == -signal.SIGXCPU:
+            # the cell running at the kill is the one that never ends (not so for processes: a fork burst's
+            # children outlive their cell); grade again without it, so that only what it broke scores 0
+            stopped = stop_running_cell(private, submission)
+            if stopped:
+                result.flags.append(f"{stopped} stopped by the grader; the rest graded again without it")
+                shutil.copy2(staging / "gradebook.db", private / "gradebook.db")
+                shutil.rmtree(private / "autograded", ignore_errors=True)
+                outcome, flags = _run(assignment, student, private, settings, server,
+                                      batch_dir / f"log-{student}-again.txt")
+                result.flags += flags
         result.warnings = [line for line in outcome.log.splitlines() if "WARNING" in line]
-        if outcome.killed_for == "wall":
-            result.flags.append(f"wall-clock limit ({settings.limits.wall_seconds:g} s)")
-        elif outcome.killed_for == "processes":
-            result.flags.append(f"process limit ({settings.limits.processes})")
-        elif outcome.returncode == -signal.SIGXCPU:
-            result.flags.append(f"CPU-time limit ({settings.limits.cpu_seconds} s)")
-        elif outcome.returncode != 0:
-            last = [line for line in outcome.log.splitlines() if line.strip()][-1:] or [""]
-            result.flags.append(f"nbgrader failed (exit {outcome.returncode}): {last[0][:120]}")
         folder = private / "autograded" / student / assignment
         if outcome.returncode == 0 and outcome.killed_for is None:
             result.results = merge.private_results(private / "gradebook.db", assignment, student)
             if result.results is None:
                 result.flags.append("no grades recorded")
-        if folder.is_dir():
+        if folder.is_dir() and outcome.returncode == 0 and outcome.killed_for is None:  # else: not executed
             flags, result.zeroed = inspect(folder, settings.max_output_kb, staged.nonce)
             result.flags += flags
             result.autograded = folder

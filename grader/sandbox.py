@@ -114,7 +114,7 @@ def kill_run(pid: int, token: str) -> None:
         os.killpg(pid, 9)
     except (ProcessLookupError, PermissionError):
         pass
-    for _ in range(100):
+    for _ in range(500):  # up to 10 s: a fork burst may still be forking, 300 exits take time under load
         left = members(pid, token) - {pid}
         if not left:
             return
