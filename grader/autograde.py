@@ -12,7 +12,6 @@ whose output exceeds ``--max-output-kb`` scores 0 (and its output is truncated i
 from __future__ import annotations
 
 import os
-import queue
 import secrets
 import shutil
 import signal
@@ -261,11 +260,10 @@ def stop_running_cell(private: Path, submission: Path) -> str | None:
 
 
 def grade_one(assignment: str, student: str, course_dir: Path, staged: Stage, batch_dir: Path,
-              settings: Settings, servers: queue.Queue | None = None) -> Result:
+              settings: Settings, server: ForkServer | None = None) -> Result:
     """Autograde one submission in a private course directory, under limits (runs in a worker thread)."""
     started = time.monotonic()
     result = Result(student)
-    server = servers.get() if servers is not None else None
     try:
         private = batch_dir / f"student-{student}"
         staging = staged.path
@@ -302,9 +300,6 @@ def grade_one(assignment: str, student: str, course_dir: Path, staged: Stage, ba
             result.autograded = folder
     except Exception as exc:  # a broken submission must not fail the batch: it scores 0, flagged
         result.flags.append(f"grader error: {type(exc).__name__}: {exc}")
-    finally:
-        if servers is not None:
-            servers.put(server)
     result.seconds = time.monotonic() - started
     return result
 
@@ -362,17 +357,11 @@ def autograde(assignment: str, course_dir: Path = GRADER_DIR, jobs: int | None =
     batch_dir = Path(tempfile.mkdtemp(prefix=f"autograde-{assignment}-"))
     results: list[Result] = []
     pool = ThreadPoolExecutor(max_workers=jobs)
-    servers: queue.Queue | None = None
-    started: list[ForkServer] = []
+    server = ForkServer() if settings.fork_server else None
     try:
-        if settings.fork_server:
-            servers = queue.Queue()
-            for _ in range(jobs):
-                started.append(ForkServer())
-                servers.put(started[-1])
         staged = stage(assignment, course_dir, batch_dir)
         futures: dict[Future, str] = {
-            pool.submit(grade_one, assignment, s, course_dir, staged, batch_dir, settings, servers): s
+            pool.submit(grade_one, assignment, s, course_dir, staged, batch_dir, settings, server): s
             for s in names}
         with tqdm(total=len(names), desc=f"autograde {assignment}", unit="submission",
                   disable=not progress, file=sys.stderr) as bar:
@@ -389,7 +378,7 @@ def autograde(assignment: str, course_dir: Path = GRADER_DIR, jobs: int | None =
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-        for server in started:
+        if server is not None:
             server.close()
         shutil.rmtree(batch_dir, ignore_errors=True)
     return results

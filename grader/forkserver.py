@@ -1,9 +1,10 @@
 """A warm nbgrader: one process imports nbgrader once (about 3 s here), then runs each command in a forked child,
 which starts in milliseconds.
 
-Protocol (JSON lines on the server's stdin/stdout, one job at a time): the parent writes
-``{"argv": [...], "cwd": ..., "env": {...}, "log": ..., "limits": {...}}``; the server forks, answers
-``{"pid": N}`` at once, and ``{"returncode": R}`` when the child has ended (negative: killed by that signal).
+Protocol (JSON lines on the server's stdin/stdout; jobs run side by side): the parent writes
+``{"id": K, "argv": [...], "cwd": ..., "env": {...}, "log": ..., "limits": {...}}``; the server forks, answers
+``{"id": K, "pid": N}`` at once, and ``{"id": K, "returncode": R}`` when the child has ended (negative: killed by
+that signal). One server serves every worker of a batch: nbgrader is imported once.
 The child starts a session of its own, takes the limits (:func:`grader.sandbox.apply_limits`), the environment,
 the working directory and the log file, then runs ``argv`` — ``python -m MODULE ARGS`` or ``python -c CODE`` —
 as that interpreter would, without starting one. The parent enforces the rest (wall clock,
@@ -12,17 +13,21 @@ process count) on the child's pid, exactly as for a command it started itself (:
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import queue
 import select
 import signal
 import subprocess
 import sys
 import threading
+import time
 import traceback
 from pathlib import Path
 from typing import IO
 
+REAP_EVERY = 0.02  # seconds between two looks for ended jobs
 PRELOAD = ("nbgrader.apps.nbgraderapp", "nbgrader.converters.autograde", "nbgrader.converters.generate_assignment",
            "nbgrader.api", "nbgrader.preprocessors", "nbclient", "jupyter_client.manager", "nbconvert.exporters")
 
@@ -97,78 +102,130 @@ def _say(text: str) -> None:
         pass
 
 
-def serve(jobs: IO[str], answers: IO[str]) -> None:
-    """The server loop (``python -m grader.forkserver``): preload, then one job at a time until stdin closes."""
-    import importlib
-
+def serve(answers: IO[str]) -> None:
+    """The server loop (``python -m grader.forkserver``): preload, then fork each job read from stdin as it comes,
+    several at a time, answering its pid at once and its return code when it ends; exits when stdin is closed and
+    every job has ended."""
     import gc
+    import importlib
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the instructor's terminal is the parent's to handle
     for name in PRELOAD:
         importlib.import_module(name)
     gc.freeze()  # the children share the preloaded objects instead of copying the pages a collection touches
-    answers.write(json.dumps({"ready": True}) + "\n")
-    answers.flush()
-    for line in jobs:
-        job = json.loads(line)
-        pid = os.fork()
-        if pid == 0:
-            _child(job)
-        answers.write(json.dumps({"pid": pid}) + "\n")
+
+    def answer(message: dict) -> None:
+        answers.write(json.dumps(message) + "\n")
         answers.flush()
-        _, status = os.waitpid(pid, 0)
-        answers.write(json.dumps({"returncode": os.waitstatus_to_exitcode(status)}) + "\n")
-        answers.flush()
+
+    answer({"ready": True})
+    running: dict[int, int] = {}  # pid -> job id
+    pending, reading = b"", True
+    while reading or running:
+        if reading and select.select([0], [], [], REAP_EVERY)[0]:
+            chunk = os.read(0, 1 << 16)
+            reading = bool(chunk)
+            pending += chunk
+            while b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                job = json.loads(line)
+                pid = os.fork()
+                if pid == 0:
+                    _child(job)
+                running[pid] = job["id"]
+                answer({"id": job["id"], "pid": pid})
+        elif not reading:
+            time.sleep(REAP_EVERY)
+        while running:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+            if pid == 0:
+                break
+            if pid in running:
+                answer({"id": running.pop(pid), "returncode": os.waitstatus_to_exitcode(status)})
+
+
+class ForkedJob:
+    """One job of a :class:`ForkServer`: its child's pid, and its return code once it has ended."""
+
+    def __init__(self, number: int) -> None:
+        self.id = number
+        self.pid: int | None = None
+        self.started = threading.Event()
+        self.ended: queue.Queue = queue.Queue()
+
+    def poll(self, timeout: float | None = 0.0) -> int | None:
+        """The return code once the child has ended, else None after ``timeout`` seconds (None: wait)."""
+        try:
+            code = self.ended.get(block=timeout != 0.0, timeout=timeout)
+        except queue.Empty:
+            return None
+        if code is LOST:
+            raise RuntimeError("the nbgrader fork server ended while this job ran")
+        return code
+
+
+LOST = object()
 
 
 class ForkServer:
-    """The parent's handle on one server process (one job at a time; use one per worker thread)."""
+    """The parent's handle on one server process, shared by every worker thread of a batch."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._numbers = itertools.count()
         self._spawn()
 
     def _spawn(self) -> None:
         self.process = subprocess.Popen([sys.executable, "-m", "grader.forkserver"], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, text=True, bufsize=1,
                                         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
-        self._ready = False
+        self._ready = threading.Event()
+        self._jobs: dict[int, ForkedJob] = {}
+        threading.Thread(target=self._read, args=(self.process, self._ready, self._jobs), daemon=True).start()
 
-    def _answer(self, timeout: float | None = None) -> dict | None:
-        """The next answer line; None when ``timeout`` passes first."""
-        if timeout is not None:
-            readable, _, _ = select.select([self.process.stdout], [], [], timeout)
-            if not readable:
-                return None
-        line = self.process.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the nbgrader fork server ended (exit {self.process.poll()})")
-        return json.loads(line)
+    @staticmethod
+    def _read(process: subprocess.Popen, ready: threading.Event, jobs: dict[int, ForkedJob]) -> None:
+        """Dispatch the answers of one server process to its jobs; when it ends, its jobs are lost."""
+        for line in process.stdout:
+            message = json.loads(line)
+            if message.get("ready"):
+                ready.set()
+            elif "pid" in message:
+                jobs[message["id"]].pid = message["pid"]
+                jobs[message["id"]].started.set()
+            else:
+                jobs.pop(message["id"]).ended.put(message["returncode"])
+        ready.set()
+        for job in list(jobs.values()):
+            job.started.set()
+            job.ended.put(LOST)
+        jobs.clear()
 
     def wait_ready(self) -> None:
         """Block until the server has preloaded nbgrader."""
-        with self._lock:
-            if not self._ready:
-                self._ready = bool(self._answer())
+        self._ready.wait()
 
-    def start(self, argv: list[str], cwd: Path, env: dict[str, str], log: Path, limits: dict) -> int:
-        """Start ``argv`` (``[python, "-m" | "-c", ...]``) in a forked child; returns its pid."""
+    def start(self, argv: list[str], cwd: Path, env: dict[str, str], log: Path, limits: dict) -> ForkedJob:
+        """Start ``argv`` (``[python, "-m" | "-c", ...]``) in a forked child."""
         with self._lock:
             if self.process.poll() is not None:  # it died (killed, out of memory...): a new one takes over
                 self._spawn()
-            if not self._ready:
-                self._ready = bool(self._answer())
-            job = {"argv": argv, "cwd": str(cwd), "env": env, "log": str(log), "limits": limits}
-            self.process.stdin.write(json.dumps(job) + "\n")
-            self.process.stdin.flush()
-            return self._answer()["pid"]
-
-    def poll(self, timeout: float = 0.0) -> int | None:
-        """The child's return code once it has ended, else None (waits up to ``timeout`` seconds)."""
-        answer = self._answer(timeout)
-        return None if answer is None else answer["returncode"]
+            job = ForkedJob(next(self._numbers))
+            self._jobs[job.id] = job
+            self._ready.wait()
+            message = {"id": job.id, "argv": argv, "cwd": str(cwd), "env": env, "log": str(log), "limits": limits}
+            try:
+                self.process.stdin.write(json.dumps(message) + "\n")
+                self.process.stdin.flush()
+            except OSError as exc:
+                raise RuntimeError(f"the nbgrader fork server ended (exit {self.process.poll()})") from exc
+        job.started.wait()
+        if job.pid is None:
+            raise RuntimeError(f"the nbgrader fork server ended (exit {self.process.poll()})")
+        return job
 
     def close(self) -> None:
+        """Close its input: the server exits once its jobs have ended (killed after 10 s)."""
         try:
             self.process.stdin.close()
         except OSError:
@@ -181,4 +238,4 @@ class ForkServer:
 
 
 if __name__ == "__main__":
-    serve(sys.stdin, sys.stdout)
+    serve(sys.stdout)

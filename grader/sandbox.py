@@ -161,7 +161,8 @@ def run(command: list[str], cwd: Path, env: dict[str, str], limits: Limits, log_
     returncode: int | None = None
     if server is not None:
         log_file.touch()
-        pid = server.start(command, cwd, env, log_file, spec)
+        job = server.start(command, cwd, env, log_file, spec)
+        pid = job.pid
         started = time.monotonic()  # not counting the wait for a server still warming up
         proc = None
     else:
@@ -186,11 +187,11 @@ def run(command: list[str], cwd: Path, env: dict[str, str], limits: Limits, log_
                 if returncode is None:
                     time.sleep(POLL)
             else:
-                returncode = server.poll(POLL)
+                returncode = job.poll(POLL)
     finally:
         kill_run(pid, token)
         if returncode is None:
-            returncode = proc.wait() if proc is not None else server.poll(None)
+            returncode = proc.wait() if proc is not None else job.poll(None)
         with _lock:
             _running.pop(pid, None)
     text = log_file.read_bytes()[-20000:].decode("utf-8", "replace")

@@ -78,3 +78,16 @@ def test_a_dead_fork_server_is_replaced(tmp_path) -> None:
         assert (outcome.returncode, outcome.killed_for) == (0, None) and "still grading" in outcome.log
     finally:
         started.close()
+
+
+def test_one_fork_server_runs_jobs_side_by_side(tmp_path) -> None:
+    started = ForkServer()
+    try:
+        spec = sandbox.limit_spec(LIMITS)
+        jobs = [started.start([sys.executable, "-c", "import time; time.sleep(1.5)"], tmp_path, {},
+                              tmp_path / f"log{n}.txt", spec) for n in range(2)]
+        assert jobs[0].pid != jobs[1].pid
+        assert all(Path(f"/proc/{job.pid}").exists() for job in jobs), "both children run at the same time"
+        assert [job.poll(None) for job in jobs] == [0, 0]
+    finally:
+        started.close()
