@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 import nbformat
 
 from . import autograde, sandbox
-from .release import GRADER_DIR, SOURCE_DIR, generate
+from .release import GRADER_DIR, SOURCE_DIR, generate, nbgrader
 
 HANG = "while True:\n    pass\n"
 
@@ -46,12 +45,17 @@ def make_submission(release: Path, target: Path, answers: dict[str, str]) -> Non
         nbformat.write(nb, path)
 
 
+def new_course(assignment: str, course: Path) -> Path:
+    """A course directory holding ``assignment`` (source, config, gradebook); returns the learners' release."""
+    shutil.copytree(SOURCE_DIR / assignment, course / "source" / assignment)
+    shutil.copy2(GRADER_DIR / "nbgrader_config.py", course / "nbgrader_config.py")
+    return generate(assignment, course)
+
+
 def build_course(assignment: str, count: int, root: Path) -> Path:
     """A course directory with ``count`` synthetic submissions (students s00, s01, ...)."""
     course = root / "course"
-    shutil.copytree(SOURCE_DIR / assignment, course / "source" / assignment)
-    shutil.copy2(GRADER_DIR / "nbgrader_config.py", course / "nbgrader_config.py")
-    release = generate(assignment, course)
+    release = new_course(assignment, course)
     solved = solutions(assignment)
     names = sorted(solved)
     for index in range(count):
@@ -76,11 +80,8 @@ def reset(course: Path) -> None:
 
 def plain(assignment: str, course: Path, cell_timeout: int) -> float:
     """Seconds for ``nbgrader autograde ASSIGNMENT`` over every submission (serial, one process)."""
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", assignment, "--force",
-                           f"--CourseDirectory.root={course}", f"--Execute.timeout={cell_timeout}"],
-                          cwd=course, env=env, capture_output=True, text=True)
+    done = nbgrader(["autograde", assignment, "--force", f"--Execute.timeout={cell_timeout}"], course)
     seconds = time.monotonic() - started
     if done.returncode != 0:
         raise RuntimeError(f"nbgrader autograde failed:\n{done.stderr[-3000:]}")

@@ -12,8 +12,10 @@ Bootstrap exercises are graded out of the kernel (the conformance suite runs the
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import sys
+from types import ModuleType
 from typing import Any
 
 MIME = "application/vnd.lambda-course.grader-evidence+json"
@@ -76,15 +78,22 @@ def _shell_hooks(shell: Any) -> list[str]:
     return found
 
 
+@functools.cache
+def _pristine(path: str) -> ModuleType:
+    """A fresh copy of course/checks.py, loaded once per kernel (the first test cell), to compare against."""
+    spec = importlib.util.spec_from_file_location("_grader_pristine_checks", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _checker_hooks() -> list[str]:
     """``course.check``, ``course.check_equal`` and ``course.checks`` as shipped: same objects, same code."""
     checks = sys.modules.get("course.checks")
     course = sys.modules.get("course")
     if checks is None or course is None:
         return []
-    spec = importlib.util.spec_from_file_location("_grader_pristine_checks", checks.__file__)
-    pristine = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(pristine)
+    pristine = _pristine(checks.__file__)
     found = []
     for name in ("check", "check_equal", "_show", "_show_check_failed"):
         live = getattr(checks, name, None)

@@ -10,7 +10,7 @@ from pathlib import Path
 import nbclient
 import nbformat
 
-from grader import release
+from grader import bench, release
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "grader" / "source"
@@ -40,12 +40,9 @@ def execute(path: Path, allow_errors: bool, workdir: Path | None = None) -> nbfo
 def course_with_solutions(root: Path, assignment: str) -> tuple[Path, Path]:
     """A real nbgrader course directory under ``root`` holding ``assignment`` (generated) and the instructor's
     notebook submitted by student "solutions"; returns (course dir, learners' release folder)."""
-    course = root
-    shutil.copytree(SOURCE / assignment, course / "source" / assignment)
-    shutil.copy2(release.GRADER_DIR / "nbgrader_config.py", course / "nbgrader_config.py")
-    released = release.generate(assignment, course)
-    shutil.copytree(SOURCE / assignment, course / "submitted" / "solutions" / assignment)
-    return course, released
+    released = bench.new_course(assignment, root)
+    shutil.copytree(SOURCE / assignment, root / "submitted" / "solutions" / assignment)
+    return root, released
 
 
 def grading(cell: nbformat.NotebookNode) -> dict:

@@ -12,8 +12,8 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from grader import autograde, cli, release, sandbox
-from tests.notebooks import SOURCE, course_with_solutions
+from grader import autograde, bench, cli, release, sandbox
+from tests.notebooks import course_with_solutions
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -65,22 +65,15 @@ SETTINGS = autograde.Settings(sandbox.Limits(wall_seconds=40, cpu_seconds=40, me
 def _write_variant(course: Path, student: str, edit, change_notebook=None) -> None:
     """A submission made from the learners' release with the instructor's solutions put in, then ``edit`` applied
     to exercise ex-00-1's source and ``change_notebook`` to the notebook."""
+    answers = bench.solutions(ASSIGNMENT)
+    answers["ex-00-1"] = edit(answers["ex-00-1"])
     folder = course / "submitted" / student / ASSIGNMENT
-    shutil.copytree(course / "release" / ASSIGNMENT, folder)
-    path = folder / f"{ASSIGNMENT}.ipynb"
-    nb = nbformat.read(path, as_version=4)
-    solutions = {c.metadata["nbgrader"]["grade_id"]: c.source for c in
-                 nbformat.read(SOURCE / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4).cells
-                 if c.metadata.get("nbgrader", {}).get("solution")}
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in solutions:
-            cell.source = solutions[grade_id]
-        if grade_id == "ex-00-1":
-            cell.source = edit(cell.source)
+    bench.make_submission(course / "release" / ASSIGNMENT, folder, answers)
     if change_notebook:
+        path = folder / f"{ASSIGNMENT}.ipynb"
+        nb = nbformat.read(path, as_version=4)
         change_notebook(nb)
-    nbformat.write(nb, path)
+        nbformat.write(nb, path)
 
 
 @pytest.fixture(scope="module")
